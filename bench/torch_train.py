@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""PyTorch side of `make bench`: time full training steps on a fixed random batch.
+
+One step = zero_grad, forward, loss, backward, SGD step -- the same work as
+`nnzoo bench CONFIG`. Models are defined here to match nnzoo's exactly; add a
+new one to MODELS and a row to bench/run.sh.
+
+Threads: Debian's torch does its GEMMs in OpenBLAS, whose thread pool
+torch.set_num_threads does not reach. So a setting is a pair (T, B): torch
+intra-op threads T (OpenMP: oneDNN convolutions, elementwise ops) and OpenBLAS
+threads B, set through openblas_set_num_threads on the libopenblas that torch
+actually loaded (found in /proc/self/maps).
+
+  torch_train.py --torch-threads 2 --blas-threads 1 --json   # one setting
+  torch_train.py --best                                      # fastest of four
+
+--best runs each setting in a fresh subprocess of this script, prints one
+human-readable line per setting on stderr and the fastest as one JSON line
+on stdout.
+
+Run it with Debian's /usr/bin/python3 (python3-torch), not a pyenv python.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import subprocess
+import sys
+import time
+
+# (torch threads, OpenBLAS threads) tried by --best: the 2-core settings.
+SETTINGS = [(1, 1), (2, 2), (1, 2), (2, 1)]
+
+
+def lenet5(nn):
+    # Must match nnzoo's LeNet-5 (models/): 1x28x28 in, 10 classes out.
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10),
+    )
+
+
+# name -> (builder(nn), input shape without batch, number of classes)
+MODELS = {
+    "lenet5": (lenet5, (1, 28, 28), 10),
+}
+
+
+def openblas_lib():
+    """ctypes handle on the OpenBLAS torch loaded (call after `import torch`)."""
+    paths = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            p = line.split()[-1]
+            if p.startswith("/") and "openblas" in os.path.basename(p) and p not in paths:
+                paths.append(p)
+    # Also consider any libblas.so.3 mapped (it may be OpenBLAS via alternatives).
+    with open("/proc/self/maps") as f:
+        for line in f:
+            p = line.split()[-1]
+            if p.startswith("/") and os.path.basename(p).startswith("libblas") and p not in paths:
+                paths.append(p)
+    for p in paths:
+        # dlopen of an already mapped library returns that same instance.
+        lib = ctypes.CDLL(p)
+        if hasattr(lib, "openblas_set_num_threads"):
+            lib.openblas_set_num_threads.argtypes = [ctypes.c_int]
+            lib.openblas_get_num_threads.restype = ctypes.c_int
+            return lib, p
+    return None, None
+
+
+def run_one(args):
+    import torch
+    import torch.nn as nn
+
+    torch.set_num_threads(args.torch_threads)
+    blas, blas_path = openblas_lib()
+    if blas is None:
+        sys.exit("torch_train.py: no OpenBLAS loaded by torch; cannot set BLAS threads")
+    blas.openblas_set_num_threads(args.blas_threads)
+    got = blas.openblas_get_num_threads()
+    if got != args.blas_threads or torch.get_num_threads() != args.torch_threads:
+        sys.exit("torch_train.py: thread setting did not stick: torch %d blas %d"
+                 % (torch.get_num_threads(), got))
+
+    build, shape, classes = MODELS[args.model]
+    torch.manual_seed(0)
+    model = build(nn)
+    model.train()
+    x = torch.randn(args.batch, *shape)
+    y = torch.randint(0, classes, (args.batch,))
+    loss_fn = nn.CrossEntropyLoss()
+    # As configs/lenet5_fashion_mnist.json (the rate does not change the timing).
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(args.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        loss = step()
+    dt = time.perf_counter() - t0
+    loss = float(loss)  # sanity: must be finite
+
+    ms = dt * 1000.0 / args.steps
+    res = {
+        "model": args.model,
+        "torch_threads": args.torch_threads,
+        "blas_threads": args.blas_threads,
+        "batch": args.batch,
+        "steps": args.steps,
+        "ms_per_step": round(ms, 4),
+        "samples_per_s": round(args.batch * args.steps / dt, 1),
+        "loss": round(loss, 4),
+        "torch": torch.__version__,
+        "blas": blas_path,
+    }
+    if args.json:
+        print(json.dumps(res), flush=True)
+    else:
+        print("%s T=%d B=%d: %.3f ms/step, %.0f samples/s"
+              % (args.model, args.torch_threads, args.blas_threads, ms, res["samples_per_s"]))
+    if loss != loss:
+        sys.exit("torch_train.py: loss is NaN")
+
+
+def run_best(args):
+    best = None
+    for t, b in SETTINGS:
+        env = dict(os.environ)
+        # Belt and braces: the same counts for the pools as they start up.
+        env["OMP_NUM_THREADS"] = str(t)
+        env["OPENBLAS_NUM_THREADS"] = str(b)
+        cmd = [sys.executable, os.path.abspath(__file__), "--model", args.model,
+               "--torch-threads", str(t), "--blas-threads", str(b),
+               "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--batch", str(args.batch), "--json"]
+        out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=False)
+        if out.returncode != 0:
+            sys.exit("torch_train.py: setting T=%d B=%d failed (exit %d)" % (t, b, out.returncode))
+        res = json.loads(out.stdout.decode().strip().splitlines()[-1])
+        print("pytorch %s T=%d B=%d: %8.3f ms/step %9.1f samples/s"
+              % (args.model, t, b, res["ms_per_step"], res["samples_per_s"]),
+              file=sys.stderr, flush=True)
+        if best is None or res["samples_per_s"] > best["samples_per_s"]:
+            best = res
+    best["best_of"] = ["%d,%d" % s for s in SETTINGS]
+    print(json.dumps(best), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="lenet5", choices=sorted(MODELS))
+    ap.add_argument("--torch-threads", type=int, default=2)
+    ap.add_argument("--blas-threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--json", action="store_true", help="print one JSON line")
+    ap.add_argument("--best", action="store_true",
+                    help="run T,B in 1,1 / 2,2 / 1,2 / 2,1, each in a fresh process; "
+                         "print the fastest as JSON")
+    args = ap.parse_args()
+    if args.steps <= 0 or args.batch <= 0 or args.warmup < 0:
+        ap.error("--steps and --batch must be positive, --warmup non-negative")
+    if args.best:
+        run_best(args)
+    else:
+        run_one(args)
+
+
+if __name__ == "__main__":
+    main()

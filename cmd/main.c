@@ -1,0 +1,42 @@
+/* nnzoo: train, evaluate and benchmark the model zoo. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: nnzoo COMMAND [options]\n"
+    "\n"
+    "commands:\n"
+    "  train CONFIG   train a model; writes config, metrics and checkpoints to a run folder\n"
+    "  eval CONFIG    score a checkpoint on the test or validation split\n"
+    "  bench CONFIG   time full training steps on random input\n"
+    "  list           print every model, dataset, op and optimizer\n"
+    "\n"
+    "  nnzoo COMMAND --help   options of one command\n"
+    "  nnzoo --version        the version\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("nnzoo %s\n", NNZOO_VERSION);
+        return EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } commands[] = {{"train", cmd_train}, {"eval", cmd_eval}, {"bench", cmd_bench}, {"list", cmd_list}};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nnzoo: unknown command \"%s\" (see nnzoo --help)\n", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,23 @@
+/* The datasets nnzoo can train on, by name. (Choosing a dataset's folder,
+ * nn_dataset_resolve_root, is in lib/data/dataset.h: the training loop in
+ * lib/ needs it and cannot include from here.) */
+#ifndef NN_DATASETS_DATASETS_H
+#define NN_DATASETS_DATASETS_H
+
+#include "data/dataset.h"
+
+/* MNIST-format datasets (datasets/mnist_format.c): a folder holding
+ * {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz; 1x28x28 images, 10
+ * classes. Fashion-MNIST defaults to the Debian package's folder; MNIST has
+ * no default and needs data.root or NNZOO_DATA. */
+extern const nn_dataset_def nn_dataset_fashion_mnist;
+extern const nn_dataset_def nn_dataset_mnist;
+
+/* Every registered dataset, NULL-terminated. */
+extern const nn_dataset_def *const nn_datasets[];
+
+/* The dataset called `name`, or NULL if none is (the caller reports it,
+ * listing nn_datasets). */
+const nn_dataset_def *nn_dataset_find(const char *name);
+
+#endif

@@ -1,0 +1,71 @@
+#include "autograd/tape.h"
+
+#include <string.h>
+
+void nn_tape_init(nn_tape *t, nn_arena *arena, int recording, int training)
+{
+    memset(t, 0, sizeof *t);
+    t->arena = arena;
+    t->recording = recording;
+    t->training = training;
+}
+
+nn_tensor *nn_tape_output(nn_tape *t, int ndim, const int *shape, nn_tensor *const *in, int n)
+{
+    nn_tensor *out = nn_tensor_new(t->arena, ndim, shape);
+    if (!out) return NULL;
+    if (t->recording)
+        for (int i = 0; i < n; i++)
+            if (in[i] && in[i]->requires_grad) out->requires_grad = 1;
+    return out;
+}
+
+int nn_tape_record(nn_tape *t, const nn_op_def *op, nn_tensor *out, nn_tensor *const *in, int n,
+                   void *saved)
+{
+    NN_ASSERT(n <= NN_NODE_MAX_INPUTS);
+    if (!out->requires_grad) return 0;
+    nn_node *node = nn_arena_alloc(t->arena, sizeof *node);
+    if (!node) return -1;
+    node->op = op;
+    node->out = out;
+    node->n_in = n;
+    for (int i = 0; i < n; i++) node->in[i] = in[i];
+    node->saved = saved;
+    node->prev = t->last;
+    t->last = node;
+    t->n_nodes++;
+    out->node = node;
+    return 0;
+}
+
+static nn_status ensure_grad(nn_tape *t, nn_tensor *x)
+{
+    if (x->grad) return NN_OK;
+    x->grad = nn_arena_calloc(t->arena, sizeof(float) * (size_t)x->numel);
+    return x->grad ? NN_OK : NN_ERR_RUNTIME;
+}
+
+nn_status nn_tape_backward(nn_tape *t, nn_tensor *loss)
+{
+    NN_ASSERT(loss->numel == 1);
+    const float one = 1.0f;
+    return nn_tape_backward_from(t, loss, &one);
+}
+
+nn_status nn_tape_backward_from(nn_tape *t, nn_tensor *y, const float *dy)
+{
+    if (!y->requires_grad)
+        return nn_error(NN_ERR_RUNTIME, "backward: the output does not depend on anything that needs a gradient");
+    NN_TRY(ensure_grad(t, y));
+    for (int64_t i = 0; i < y->numel; i++) y->grad[i] += dy[i];
+    for (nn_node *node = t->last; node; node = node->prev) {
+        /* A node whose output received no gradient is not on a path to the
+         * loss (e.g. an auxiliary output): nothing to propagate. */
+        if (!node->out->grad) continue;
+        for (int i = 0; i < node->n_in; i++)
+            if (node->in[i] && node->in[i]->requires_grad) NN_TRY(ensure_grad(t, node->in[i]));
+        NN_TRY(node->op->backward(t, node));
+    }
+    return NN_OK;
+}

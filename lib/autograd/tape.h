@@ -1,0 +1,71 @@
+/* The define-by-run tape.
+ *
+ * Every op called with a tape that records appends one node: the op, its
+ * inputs, its output and whatever its forward saved for the backward (in the
+ * step arena). nn_tape_backward() walks the nodes newest first and calls
+ * each op's backward, which accumulates (+=) into its inputs' gradients; so
+ * a tensor used twice (a residual, a shared embedding) gets both parts.
+ *
+ * Ops do not know the tape's owner: they see only this header and record a
+ * pointer to their nn_op_def (name + backward), which lib/ops keeps in a
+ * table indexed by an append-only enum. */
+#ifndef NN_AUTOGRAD_TAPE_H
+#define NN_AUTOGRAD_TAPE_H
+
+#include "core/arena.h"
+#include "core/tensor.h"
+
+#define NN_NODE_MAX_INPUTS 4
+
+struct nn_node;
+struct nn_tape;
+
+typedef struct nn_op_def {
+    const char *name;
+    /* Adds the gradient of node->out into the grad of each input that
+     * requires one (those grads exist before the call). Scratch comes from
+     * t->arena; fails only when that is full. */
+    nn_status (*backward)(struct nn_tape *t, const struct nn_node *node);
+} nn_op_def;
+
+typedef struct nn_node {
+    const nn_op_def *op;
+    nn_tensor *out;
+    nn_tensor *in[NN_NODE_MAX_INPUTS];
+    int n_in;
+    void *saved;              /* op-specific, in the step arena */
+    struct nn_node *prev;     /* the node recorded before this one */
+} nn_node;
+
+typedef struct nn_tape {
+    nn_arena *arena;          /* the step arena: activations, saved state, nodes */
+    nn_node *last;            /* newest node; the list runs back through prev */
+    int n_nodes;
+    int recording;            /* 0: forward only (evaluation), no nodes, no grads */
+    int training;             /* train-mode behaviour of ops like dropout */
+} nn_tape;
+
+/* Starts an empty tape over `arena` (the caller resets the arena). */
+void nn_tape_init(nn_tape *t, nn_arena *arena, int recording, int training);
+
+/* Makes the output tensor of an op: shape `shape`, data from the step arena,
+ * requires_grad when the tape records and any of the n inputs requires grad.
+ * Returns NULL (message set) when out of memory. */
+nn_tensor *nn_tape_output(nn_tape *t, int ndim, const int *shape, nn_tensor *const *in, int n);
+
+/* Records node `op` for `out` (a tensor from nn_tape_output) when out
+ * requires grad; `saved` is op-private state. Returns 0, or -1 when the
+ * arena is full (message set). */
+int nn_tape_record(nn_tape *t, const nn_op_def *op, nn_tensor *out, nn_tensor *const *in, int n,
+                   void *saved);
+
+/* Backpropagates from the scalar `loss` (gradient 1). Gradients of
+ * intermediate tensors are made zeroed in the step arena as needed;
+ * parameters accumulate into their own grad buffers. */
+nn_status nn_tape_backward(nn_tape *t, nn_tensor *loss);
+
+/* As nn_tape_backward from any tensor `y`, seeded with gradient `dy` (y's
+ * shape); used by the gradient checker. */
+nn_status nn_tape_backward_from(nn_tape *t, nn_tensor *y, const float *dy);
+
+#endif

@@ -1,0 +1,273 @@
+/* 2-d convolution by im2col + GEMM.
+ *
+ * The batch is cut into chunks of S samples, S fixed by the shapes alone (so
+ * results never depend on the thread count). For each chunk and group, the
+ * input patches are unrolled into cols: (K = C/g * KH * KW) x (S * P) with
+ * P = OH * OW, and one GEMM makes the chunk's outputs. Putting several
+ * samples side by side keeps the GEMM wide when P is small (late layers,
+ * LeNet's conv2 has P = 100).
+ *
+ * Backward recomputes cols instead of keeping them (they are K times larger
+ * than the input), computes each chunk's weight gradient into its own slot,
+ * and sums the slots in chunk order. */
+#include "ops/ops.h"
+
+#include <omp.h>
+#include <string.h>
+
+#include "core/gemm.h"
+
+
+
+/* Aim for GEMMs about this wide, but keep at least 8 chunks to share out. */
+enum { TARGET_COLUMNS = 1024, MIN_CHUNKS = 8 };
+
+typedef struct conv_geom {
+    int n, c, h, w;          /* input */
+    int o, kh, kw;           /* weight */
+    int oh, ow;              /* output */
+    nn_conv2d_args a;
+    int cg, og;              /* input / output channels per group */
+    int k;                   /* cg * kh * kw: the GEMM's inner size */
+    int p;                   /* oh * ow */
+    int s;                   /* samples per chunk */
+    int chunks;
+} conv_geom;
+
+nn_conv2d_args nn_conv2d_simple(int stride, int pad)
+{
+    return (nn_conv2d_args){stride, stride, pad, pad, 1, 1, 1};
+}
+
+static int chunk_samples(int n, int p)
+{
+    int by_width = (TARGET_COLUMNS + p - 1) / p;
+    int by_count = (n + MIN_CHUNKS - 1) / MIN_CHUNKS;
+    int s = by_width < by_count ? by_width : by_count;
+    return s < 1 ? 1 : s;
+}
+
+/* Unrolls group `g` of samples [n0, n0 + s) into cols (k rows, ld columns;
+ * sample i fills columns [i p, (i + 1) p)). Out-of-image taps are zero. */
+static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int n0, int s, int g)
+{
+    const nn_conv2d_args *a = &q->a;
+    for (int i = 0; i < s; i++) {
+        const float *xs = x + ((long)(n0 + i) * q->c + (long)g * q->cg) * q->h * q->w;
+        for (int ci = 0; ci < q->cg; ci++)
+            for (int ki = 0; ki < q->kh; ki++)
+                for (int kj = 0; kj < q->kw; kj++) {
+                    int row = (ci * q->kh + ki) * q->kw + kj;
+                    float *dst = cols + (long)row * ld + (long)i * q->p;
+                    const float *plane = xs + (long)ci * q->h * q->w;
+                    for (int oy = 0; oy < q->oh; oy++) {
+                        int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
+                        float *d = dst + oy * q->ow;
+                        if (iy < 0 || iy >= q->h) {
+                            memset(d, 0, sizeof(float) * (size_t)q->ow);
+                            continue;
+                        }
+                        const float *src = plane + (long)iy * q->w;
+                        int ix0 = -a->pad_w + kj * a->dilation_w;
+                        if (a->stride_w == 1 && ix0 >= 0 && ix0 + q->ow <= q->w) {
+                            memcpy(d, src + ix0, sizeof(float) * (size_t)q->ow);
+                            continue;
+                        }
+                        for (int ox = 0; ox < q->ow; ox++) {
+                            int ix = ix0 + ox * a->stride_w;
+                            d[ox] = (ix >= 0 && ix < q->w) ? src[ix] : 0.0f;
+                        }
+                    }
+                }
+    }
+}
+
+/* The adjoint of im2col: adds each column entry back onto its input pixel. */
+static void col2im(float *dx, const float *cols, int ld, const conv_geom *q, int n0, int s, int g)
+{
+    const nn_conv2d_args *a = &q->a;
+    for (int i = 0; i < s; i++) {
+        float *xs = dx + ((long)(n0 + i) * q->c + (long)g * q->cg) * q->h * q->w;
+        for (int ci = 0; ci < q->cg; ci++)
+            for (int ki = 0; ki < q->kh; ki++)
+                for (int kj = 0; kj < q->kw; kj++) {
+                    int row = (ci * q->kh + ki) * q->kw + kj;
+                    const float *src = cols + (long)row * ld + (long)i * q->p;
+                    float *plane = xs + (long)ci * q->h * q->w;
+                    for (int oy = 0; oy < q->oh; oy++) {
+                        int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
+                        if (iy < 0 || iy >= q->h) continue;
+                        const float *sr = src + oy * q->ow;
+                        float *d = plane + (long)iy * q->w;
+                        int ix0 = -a->pad_w + kj * a->dilation_w;
+                        for (int ox = 0; ox < q->ow; ox++) {
+                            int ix = ix0 + ox * a->stride_w;
+                            if (ix >= 0 && ix < q->w) d[ix] += sr[ox];
+                        }
+                    }
+                }
+    }
+}
+
+static int chunk_len(const conv_geom *q, int chunk)
+{
+    int n0 = chunk * q->s;
+    return q->n - n0 < q->s ? q->n - n0 : q->s;
+}
+
+/* y: (n, o, oh, ow) = conv(x: (n, c, h, w), w) + b; scratch holds, per
+ * thread, k * s * p floats of cols then og * s * p of GEMM output. */
+static void conv2d_forward(float *y, const float *x, const float *w, const float *b,
+                           const conv_geom *q, float *scratch)
+{
+    long cols_size = (long)q->k * q->s * q->p, out_size = (long)q->og * q->s * q->p;
+    #pragma omp parallel for schedule(static)
+    for (int chunk = 0; chunk < q->chunks; chunk++) {
+        float *cols = scratch + (long)omp_get_thread_num() * (cols_size + out_size);
+        float *tmp = cols + cols_size;
+        int n0 = chunk * q->s, s = chunk_len(q, chunk), ld = s * q->p;
+        for (int g = 0; g < q->a.groups; g++) {
+            im2col(cols, ld, x, q, n0, s, g);
+            nn_gemm(0, 0, q->og, ld, q->k, 1.0f, w + (long)g * q->og * q->k, q->k, cols, ld, 0.0f,
+                    tmp, ld);
+            for (int i = 0; i < s; i++)
+                for (int oc = 0; oc < q->og; oc++) {
+                    int o = g * q->og + oc;
+                    float *dst = y + ((long)(n0 + i) * q->o + o) * q->p;
+                    const float *src = tmp + (long)oc * ld + (long)i * q->p;
+                    float bias = b ? b[o] : 0.0f;
+                    for (int j = 0; j < q->p; j++) dst[j] = src[j] + bias;
+                }
+        }
+    }
+}
+
+/* Mirrors conv2d_forward. dx, dw, db may each be NULL. parts holds chunks *
+ * (o * k + o) floats for the per-chunk weight and bias gradients; scratch
+ * holds, per thread, cols and dcols (k * s * p each) and dy (og * s * p). */
+static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                            const float *w, const conv_geom *q, float *scratch, float *parts)
+{
+    long cols_size = (long)q->k * q->s * q->p, dy_size = (long)q->og * q->s * q->p;
+    long part_size = (long)q->o * q->k + q->o;
+    #pragma omp parallel for schedule(static)
+    for (int chunk = 0; chunk < q->chunks; chunk++) {
+        float *cols = scratch + (long)omp_get_thread_num() * (2 * cols_size + dy_size);
+        float *dcols = cols + cols_size, *dyc = dcols + cols_size;
+        float *part_w = parts + chunk * part_size, *part_b = part_w + (long)q->o * q->k;
+        int n0 = chunk * q->s, s = chunk_len(q, chunk), ld = s * q->p;
+        for (int g = 0; g < q->a.groups; g++) {
+            /* Gather this group's output gradient as og x (s * p). */
+            for (int i = 0; i < s; i++)
+                for (int oc = 0; oc < q->og; oc++)
+                    memcpy(dyc + (long)oc * ld + (long)i * q->p,
+                           dy + ((long)(n0 + i) * q->o + g * q->og + oc) * q->p,
+                           sizeof(float) * (size_t)q->p);
+            if (dw) {
+                im2col(cols, ld, x, q, n0, s, g);
+                nn_gemm(0, 1, q->og, q->k, ld, 1.0f, dyc, ld, cols, ld, 0.0f,
+                        part_w + (long)g * q->og * q->k, q->k);
+            }
+            if (db)
+                for (int oc = 0; oc < q->og; oc++) {
+                    float sum = 0.0f;
+                    for (int j = 0; j < ld; j++) sum += dyc[(long)oc * ld + j];
+                    part_b[g * q->og + oc] = sum;
+                }
+            if (dx) {
+                nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyc, ld,
+                        0.0f, dcols, ld);
+                col2im(dx, dcols, ld, q, n0, s, g);
+            }
+        }
+    }
+    /* Sum the chunks' parts in chunk order. */
+    if (dw) {
+        long nw = (long)q->o * q->k;
+        #pragma omp parallel for schedule(static)
+        for (long i = 0; i < nw; i++) {
+            float sum = 0.0f;
+            for (int chunk = 0; chunk < q->chunks; chunk++) sum += parts[chunk * part_size + i];
+            dw[i] += sum;
+        }
+    }
+    if (db)
+        for (int o = 0; o < q->o; o++) {
+            float sum = 0.0f;
+            for (int chunk = 0; chunk < q->chunks; chunk++)
+                sum += parts[chunk * part_size + (long)q->o * q->k + o];
+            db[o] += sum;
+        }
+}
+
+static int make_geom(conv_geom *q, const nn_tensor *x, const nn_tensor *w, const nn_tensor *b,
+                     nn_conv2d_args a)
+{
+    char xs[64], ws[64];
+    nn_shape_str(xs, sizeof xs, x->ndim, x->shape);
+    nn_shape_str(ws, sizeof ws, w->ndim, w->shape);
+    if (a.groups < 1 || a.stride_h < 1 || a.stride_w < 1 || a.dilation_h < 1 ||
+        a.dilation_w < 1 || a.pad_h < 0 || a.pad_w < 0) {
+        nn_error(NN_ERR_INPUT, "conv2d: bad arguments (stride %dx%d, padding %dx%d, dilation %dx%d, groups %d)",
+                 a.stride_h, a.stride_w, a.pad_h, a.pad_w, a.dilation_h, a.dilation_w, a.groups);
+        return -1;
+    }
+    if (x->ndim != 4 || w->ndim != 4 || x->shape[1] != w->shape[1] * a.groups ||
+        w->shape[0] % a.groups || (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
+        nn_error(NN_ERR_INPUT, "conv2d: input %s does not fit weight %s with %d group(s)", xs, ws,
+                 a.groups);
+        return -1;
+    }
+    *q = (conv_geom){.n = x->shape[0], .c = x->shape[1], .h = x->shape[2], .w = x->shape[3],
+                     .o = w->shape[0], .kh = w->shape[2], .kw = w->shape[3], .a = a};
+    q->oh = (q->h + 2 * a.pad_h - a.dilation_h * (q->kh - 1) - 1) / a.stride_h + 1;
+    q->ow = (q->w + 2 * a.pad_w - a.dilation_w * (q->kw - 1) - 1) / a.stride_w + 1;
+    if (q->h + 2 * a.pad_h < a.dilation_h * (q->kh - 1) + 1 ||
+        q->w + 2 * a.pad_w < a.dilation_w * (q->kw - 1) + 1) {
+        nn_error(NN_ERR_INPUT, "conv2d: input %s is smaller than kernel %dx%d (padding %dx%d)", xs,
+                 q->kh, q->kw, a.pad_h, a.pad_w);
+        return -1;
+    }
+    q->cg = q->c / a.groups;
+    q->og = q->o / a.groups;
+    q->k = q->cg * q->kh * q->kw;
+    q->p = q->oh * q->ow;
+    q->s = chunk_samples(q->n, q->p);
+    q->chunks = (q->n + q->s - 1) / q->s;
+    return 0;
+}
+
+nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv2d_args args)
+{
+    if (!x || !w) return NULL;
+    conv_geom q;
+    if (make_geom(&q, x, w, b, args)) return NULL;
+    nn_tensor *in_list[3] = {x, w, b};
+    nn_tensor *y = nn_tape_output(t, 4, (int[]){q.n, q.o, q.oh, q.ow}, in_list, 3);
+    long per_thread = (long)(q.k + q.og) * q.s * q.p;
+    float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
+    if (!y || !scratch) return NULL;
+    conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &q, scratch);
+    conv_geom *saved = NULL;
+    if (y->requires_grad) {
+        saved = nn_arena_alloc(t->arena, sizeof *saved);
+        if (!saved) return NULL;
+        *saved = q;
+    }
+    if (nn_tape_record(t, &nn_op_defs[NN_OP_CONV2D], y, in_list, 3, saved)) return NULL;
+    return y;
+}
+
+nn_status nn_conv2d_backward(nn_tape *t, const nn_node *node)
+{
+    const conv_geom *q = node->saved;
+    nn_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2];
+    long per_thread = (long)(2 * q->k + q->og) * q->s * q->p;
+    float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
+    float *parts = NN_ARENA_NEW(t->arena, float, (long)q->chunks * ((long)q->o * q->k + q->o));
+    if (!scratch || !parts) return NN_ERR_RUNTIME;
+    conv2d_backward(x->requires_grad ? x->grad : NULL, w->requires_grad ? w->grad : NULL,
+                    b && b->requires_grad ? b->grad : NULL, node->out->grad, x->data, w->data, q,
+                    scratch, parts);
+    return NN_OK;
+}

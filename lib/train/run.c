@@ -1,0 +1,312 @@
+#include "train/run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/config.h"
+#include "ops/ops.h"
+#include "train/progress.h"
+
+/* RNG streams: parameter init and stochastic ops draw apart. */
+enum { STREAM_INIT = 0, STREAM_TRAIN = 2 };
+
+static nn_status read_settings(nn_run_settings *s, nn_config *cfg, const nn_dataset_def *d)
+{
+    long v;
+    double x;
+    const char *str;
+    NN_TRY(nn_config_int(cfg, "train.epochs", 10, 1, 1000000, &v));
+    s->epochs = (int)v;
+    NN_TRY(nn_config_int(cfg, "train.batch_size", 64, 1, 1 << 16, &v));
+    s->batch_size = (int)v;
+    NN_TRY(nn_config_int(cfg, "train.eval_batch_size", 1000, 1, 1 << 16, &v));
+    s->eval_batch_size = (int)v;
+    NN_TRY(nn_config_int(cfg, "train.max_steps", 0, 0, 1L << 40, &v));
+    s->max_steps = v;
+    NN_TRY(nn_config_int(cfg, "train.log_every", 100, 1, 1L << 30, &v));
+    s->log_every = (int)v;
+    NN_TRY(nn_config_int(cfg, "train.seed", 42, 0, 1L << 53, &v));
+    s->seed = (uint64_t)v;
+    NN_TRY(nn_config_string(cfg, "data.root", "", NULL, &str));
+    snprintf(s->data_root, sizeof s->data_root, "%s", str);
+    NN_TRY(nn_config_int(cfg, "data.val_size", 5000, 0, 1L << 31, &v));
+    s->val_size = v;
+    NN_TRY(nn_config_int(cfg, "data.train_limit", 0, 0, 1L << 31, &v));
+    s->train_limit = v;
+    NN_TRY(nn_config_bool(cfg, "data.shuffle", 1, &s->shuffle));
+    NN_TRY(nn_config_number(cfg, "data.mean", d->mean, -1e3, 1e3, &x));
+    s->mean = (float)x;
+    NN_TRY(nn_config_number(cfg, "data.std", d->std, 1e-6, 1e3, &x));
+    s->std = (float)x;
+    return NN_OK;
+}
+
+static nn_status read_optimizer(nn_optimizer *o, nn_config *cfg, nn_params *p)
+{
+    const char *names[16];
+    int n = 0;
+    for (; nn_optimizers[n] && n < 15; n++) names[n] = nn_optimizers[n]->name;
+    names[n] = NULL;
+    const char *name;
+    NN_TRY(nn_config_string(cfg, "train.optimizer.name", "sgd", names, &name));
+    const nn_optimizer_def *def = nn_optimizer_find(name);
+    double hp[NN_OPTIM_MAX_HPARAMS];
+    for (int i = 0; i < def->n_hparams; i++) {
+        const nn_hparam *h = &def->hparams[i];
+        char path[128];
+        snprintf(path, sizeof path, "train.optimizer.%s", h->name);
+        if (h->type == NN_HPARAM_BOOL) {
+            int b;
+            NN_TRY(nn_config_bool(cfg, path, h->def != 0.0, &b));
+            hp[i] = b;
+        } else {
+            NN_TRY(nn_config_number(cfg, path, h->def, h->min, h->max, &hp[i]));
+        }
+    }
+    return nn_optimizer_init(o, def, p, hp);
+}
+
+static nn_status load_data(nn_run *r, nn_config *cfg)
+{
+    char root[4096];
+    NN_TRY(nn_dataset_resolve_root(r->dataset, r->set.data_root, root, sizeof root));
+    NN_TRY(r->dataset->load(&r->train_split, &r->test_split, root));
+    r->have_data = 1;
+    nn_run_settings *s = &r->set;
+    int64_t n = r->train_split.count;
+    if (s->train_limit && s->train_limit < n) n = s->train_limit;
+    if (s->val_size >= n)
+        return nn_error(NN_ERR_INPUT, "%s: data.val_size: %lld leaves no training samples (%lld available)",
+                        nn_config_origin(cfg), (long long)s->val_size, (long long)n);
+    int32_t *train_idx, *val_idx, *test_idx;
+    int64_t train_count;
+    NN_TRY(nn_split_train_val(&r->persistent, n, s->val_size, s->seed, &train_idx, &train_count, &val_idx));
+    test_idx = NN_ARENA_NEW(&r->persistent, int32_t, r->test_split.count);
+    if (!test_idx) return NN_ERR_RUNTIME;
+    for (int64_t i = 0; i < r->test_split.count; i++) test_idx[i] = (int32_t)i;
+    NN_TRY(nn_loader_init(&r->train, &r->persistent, &r->train_split, train_idx, train_count,
+                          s->batch_size, s->shuffle, s->seed, s->mean, s->std));
+    NN_TRY(nn_loader_init(&r->val, &r->persistent, &r->train_split, val_idx, s->val_size,
+                          s->eval_batch_size, 0, s->seed, s->mean, s->std));
+    NN_TRY(nn_loader_init(&r->test, &r->persistent, &r->test_split, test_idx, r->test_split.count,
+                          s->eval_batch_size, 0, s->seed, s->mean, s->std));
+    return NN_OK;
+}
+
+nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
+                       const nn_dataset_def *dataset, nn_run_data data)
+{
+    memset(r, 0, sizeof *r);
+    nn_arena_init(&r->persistent, "persistent", 0);
+    nn_arena_init(&r->step_arena, "step", 0);
+    r->dataset = dataset;
+    NN_TRY(read_settings(&r->set, cfg, dataset));
+    if (data == NN_RUN_LOAD_DATA) NN_TRY(load_data(r, cfg));
+
+    nn_model *m = &r->model;
+    m->def = model;
+    m->input = (nn_model_input){dataset->channels, dataset->height, dataset->width, dataset->num_classes};
+    nn_params_init(&m->params, &r->persistent);
+    NN_TRY(model->build(m, cfg));
+    nn_rng init_rng;
+    nn_rng_seed(&init_rng, r->set.seed, STREAM_INIT);
+    NN_TRY(nn_params_finalize(&m->params, &init_rng));
+    NN_TRY(read_optimizer(&r->opt, cfg, &m->params));
+
+    int most = r->set.batch_size > r->set.eval_batch_size ? r->set.batch_size : r->set.eval_batch_size;
+    long per = (long)dataset->channels * dataset->height * dataset->width;
+    r->x = NN_ARENA_NEW(&r->persistent, float, per * most);
+    r->y = NN_ARENA_NEW(&r->persistent, int32_t, most);
+    if (!r->x || !r->y) return NN_ERR_RUNTIME;
+    r->state.best_val_accuracy = -1.0;
+    nn_rng_seed(&r->state.rng, r->set.seed, STREAM_TRAIN);
+    return NN_OK;
+}
+
+void nn_run_deinit(nn_run *r)
+{
+    if (r->have_data) {
+        nn_image_split_deinit(&r->train_split);
+        nn_image_split_deinit(&r->test_split);
+    }
+    free(r->config_json);
+    nn_arena_deinit(&r->step_arena);
+    nn_arena_deinit(&r->persistent);
+}
+
+void nn_run_set_config_json(nn_run *r, char *json)
+{
+    free(r->config_json);
+    r->config_json = json;
+}
+
+/* Logits for n images (no tape recording when !train). */
+static nn_tensor *forward(nn_run *r, nn_tape *t, const float *x, int n)
+{
+    const nn_model_input *in = &r->model.input;
+    nn_tensor *xt = nn_tensor_view(t->arena, (float *)x, NN_SHAPE(n, in->channels, in->height, in->width));
+    if (!xt) return NULL;
+    return r->model.def->forward(&r->model, t, xt);
+}
+
+static int count_correct(const nn_tensor *logits, const int32_t *y)
+{
+    int n = logits->shape[0], c = logits->shape[1], hits = 0;
+    for (int i = 0; i < n; i++) {
+        const float *row = logits->data + (long)i * c;
+        int best = 0;
+        for (int j = 1; j < c; j++)
+            if (row[j] > row[best]) best = j;
+        hits += best == y[i];
+    }
+    return hits;
+}
+
+static nn_status failed(void)
+{
+    nn_status st = nn_error_status();
+    return st == NN_OK ? NN_ERR_RUNTIME : st;
+}
+
+nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float *loss_out, int *correct)
+{
+    nn_arena_reset(&r->step_arena);
+    nn_tape t;
+    nn_tape_init(&t, &r->step_arena, 1, 1);
+    nn_tensor *logits = forward(r, &t, x, n);
+    nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, y);
+    if (!loss) return failed();
+    *loss_out = loss->data[0];
+    *correct = count_correct(logits, y);
+    if (!isfinite(loss->data[0])) return nn_error(NN_ERR_RUNTIME, "the loss is not finite");
+    nn_params_zero_grad(&r->model.params);
+    NN_TRY(nn_tape_backward(&t, loss));
+    r->opt.def->step(&r->opt);
+    return NN_OK;
+}
+
+nn_status nn_run_evaluate(nn_run *r, nn_loader *l, double *loss, double *accuracy)
+{
+    double loss_sum = 0.0;
+    int64_t hits = 0;
+    for (int64_t b = 0; b < nn_loader_batches(l); b++) {
+        int n = nn_loader_fill(l, b, r->x, r->y);
+        nn_arena_reset(&r->step_arena);
+        nn_tape t;
+        nn_tape_init(&t, &r->step_arena, 0, 0);
+        nn_tensor *logits = forward(r, &t, r->x, n);
+        nn_tensor *batch_loss = nn_softmax_cross_entropy(&t, logits, r->y);
+        if (!batch_loss) return failed();
+        loss_sum += (double)batch_loss->data[0] * n;
+        hits += count_correct(logits, r->y);
+    }
+    *loss = l->count ? loss_sum / (double)l->count : 0.0;
+    *accuracy = l->count ? (double)hits / (double)l->count : 0.0;
+    return NN_OK;
+}
+
+static nn_status save(nn_run *r, const nn_run_io *io, const char *file)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", io->dir, file);
+    return nn_checkpoint_save(path, &r->model.params, &r->opt, &r->state, r->config_json);
+}
+
+/* Evaluates, logs and checkpoints the end of an epoch (or of max_steps). */
+static nn_status finish_epoch(nn_run *r, const nn_run_io *io, FILE *metrics, double train_loss,
+                              double train_acc, double seconds, int64_t samples)
+{
+    double val_loss = 0, val_acc = -1, test_loss, test_acc;
+    if (r->val.count) NN_TRY(nn_run_evaluate(r, &r->val, &val_loss, &val_acc));
+    NN_TRY(nn_run_evaluate(r, &r->test, &test_loss, &test_acc));
+    int improved = r->val.count == 0 || val_acc > r->state.best_val_accuracy;
+    if (r->val.count && improved) r->state.best_val_accuracy = val_acc;
+    fprintf(metrics,
+            "{\"epoch\": %d, \"step\": %lld, \"train_loss\": %.6f, \"train_accuracy\": %.6f, ",
+            r->state.epoch + 1, (long long)r->state.step, train_loss, train_acc);
+    if (r->val.count) fprintf(metrics, "\"val_loss\": %.6f, \"val_accuracy\": %.6f, ", val_loss, val_acc);
+    else fprintf(metrics, "\"val_loss\": null, \"val_accuracy\": null, ");
+    fprintf(metrics,
+            "\"test_loss\": %.6f, \"test_accuracy\": %.6f, \"lr\": %g, \"seconds\": %.3f, \"samples_per_s\": %.1f}\n",
+            test_loss, test_acc, r->opt.lr, seconds, seconds > 0 ? (double)samples / seconds : 0.0);
+    fflush(metrics);
+    if (io->progress) {
+        fprintf(io->progress, "epoch %d/%d: train loss %.4f acc %.4f", r->state.epoch + 1,
+                r->set.epochs, train_loss, train_acc);
+        if (r->val.count) fprintf(io->progress, " | val loss %.4f acc %.4f", val_loss, val_acc);
+        fprintf(io->progress, " | test loss %.4f acc %.4f | %.1f s, %.0f samples/s\n", test_loss,
+                test_acc, seconds, seconds > 0 ? (double)samples / seconds : 0.0);
+    }
+    /* The state saved is "epoch done": a resume starts the next one. */
+    if (r->state.epoch_step == nn_loader_batches(&r->train)) {
+        r->state.epoch++;
+        r->state.epoch_step = 0;
+    }
+    NN_TRY(save(r, io, "last.safetensors"));
+    if (improved) NN_TRY(save(r, io, "best.safetensors"));
+    return NN_OK;
+}
+
+int nn_run_train(nn_run *r, const nn_run_io *io)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", io->dir);
+    FILE *metrics = fopen(path, "a");
+    if (!metrics) return nn_error(NN_ERR_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
+    nn_train_state *s = &r->state;
+    int status = NN_OK;
+    while (s->epoch < r->set.epochs && status == NN_OK) {
+        nn_loader_start_epoch(&r->train, s->epoch);
+        int64_t batches = nn_loader_batches(&r->train), samples = 0, hits = 0;
+        double loss_sum = 0.0, t0 = nn_now();
+        int64_t first = s->epoch_step, reached_max = 0;
+        nn_progress bar;
+        nn_progress_start(&bar, io->progress, r->set.log_every, s->epoch, r->set.epochs, batches, first);
+        for (int64_t b = first; b < batches; b++) {
+            if (r->set.max_steps && s->step >= r->set.max_steps) {
+                reached_max = 1;
+                break;
+            }
+            int n = nn_loader_fill(&r->train, b, r->x, r->y);
+            float loss = 0.0f;
+            int correct;
+            nn_status st = nn_run_step(r, r->x, r->y, n, &loss, &correct);
+            if (st != NN_OK) {
+                nn_progress_end(&bar);
+                if (!isfinite(loss))
+                    nn_error(NN_ERR_RUNTIME,
+                             "training diverged: loss is %s at step %lld (epoch %d, batch %lld); stopped, %s/last.safetensors keeps the last good state",
+                             isnan(loss) ? "nan" : "inf", (long long)s->step + 1, s->epoch + 1,
+                             (long long)b + 1, io->dir);
+                fclose(metrics);
+                return st;
+            }
+            s->step++;
+            s->epoch_step = b + 1;
+            samples += n;
+            hits += correct;
+            loss_sum += (double)loss * n;
+            if (s->step % r->set.log_every == 0) {
+                fprintf(metrics, "{\"step\": %lld, \"epoch\": %d, \"loss\": %.6f, \"lr\": %g}\n",
+                        (long long)s->step, s->epoch + 1, (double)loss, r->opt.lr);
+                fflush(metrics);
+            }
+            nn_progress_update(&bar, b + 1, loss, samples);
+            if (io->stop && *io->stop) {
+                nn_progress_end(&bar);
+                status = save(r, io, "last.safetensors");
+                fclose(metrics);
+                return status == NN_OK ? NN_RUN_STOPPED : status;
+            }
+        }
+        nn_progress_end(&bar);
+        if (samples)
+            status = finish_epoch(r, io, metrics, loss_sum / (double)samples,
+                                  (double)hits / (double)samples, nn_now() - t0, samples);
+        if (reached_max) break;
+    }
+    fclose(metrics);
+    return status;
+}

@@ -1,0 +1,281 @@
+/* Every op: finite-difference gradient check through the shared harness. */
+#include <math.h>
+#include <stdio.h>
+
+#include "autograd/gradcheck.h"
+#include "check_main.h"
+#include "ops/ops.h"
+#include "testutil.h"
+
+static nn_arena arena;
+
+static void setup(void) { nn_arena_init(&arena, "test", 0); }
+static void teardown(void) { nn_arena_deinit(&arena); }
+
+static void expect_gradcheck(const char *what, nn_gradcheck_fn fn, nn_tensor **in, int n,
+                             void *ctx, double eps, double atol, double rtol)
+{
+    for (int i = 0; i < n; i++)
+        if (in[i]) in[i]->requires_grad = 1;
+    nn_gradcheck_result r;
+    nn_status st = nn_gradcheck(fn, in, n, ctx, eps, atol, rtol, &r);
+    printf("gradcheck %-28s %6ld elements, max abs err %.2e, max rel err %.2e\n", what, r.checked,
+           r.max_abs_err, r.max_rel_err);
+    ck_assert_msg(st == NN_OK, "%s: %s", what, nn_error_message());
+    ck_assert_int_gt(r.checked, 0);
+}
+
+START_TEST(op_table_is_complete)
+{
+    for (int i = 0; i < NN_OP_COUNT; i++) {
+        ck_assert_msg(nn_op_defs[i].name != NULL, "op %d has no name", i);
+        ck_assert_msg(nn_op_defs[i].backward != NULL, "op %s has no backward", nn_op_defs[i].name);
+    }
+}
+END_TEST
+
+static nn_tensor *fn_linear(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return nn_linear(t, in[0], in[1], in[2]);
+}
+
+START_TEST(linear_gradient)
+{
+    nn_tensor *in[3] = {tu_random(&arena, 1, -1, 1, NN_SHAPE(5, 7)),
+                        tu_random(&arena, 2, -1, 1, NN_SHAPE(4, 7)),
+                        tu_random(&arena, 3, -1, 1, NN_SHAPE(4))};
+    expect_gradcheck("linear", fn_linear, in, 3, NULL, 1e-2, 1e-3, 1e-2);
+}
+END_TEST
+
+START_TEST(linear_forward_values)
+{
+    /* y = x w^T + b by hand: x = [1 2], w = [[1 0], [2 -1], [0 3]], b = [0.5 0 -1] */
+    float xd[] = {1, 2}, wd[] = {1, 0, 2, -1, 0, 3}, bd[] = {0.5f, 0, -1}, want[] = {1.5f, 0, 5};
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *y = nn_linear(&t, nn_tensor_view(&arena, xd, NN_SHAPE(1, 2)),
+                             nn_tensor_view(&arena, wd, NN_SHAPE(3, 2)),
+                             nn_tensor_view(&arena, bd, NN_SHAPE(3)));
+    ck_assert_ptr_nonnull(y);
+    ck_assert(tu_close("linear", y->data, want, 3, 1e-6, 0));
+}
+END_TEST
+
+START_TEST(linear_rejects_mismatched_shapes)
+{
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *y = nn_linear(&t, tu_random(&arena, 1, 0, 1, NN_SHAPE(2, 5)),
+                             tu_random(&arena, 1, 0, 1, NN_SHAPE(3, 4)), NULL);
+    ck_assert_ptr_null(y);
+    ck_assert_str_eq(nn_error_message(), "linear: input (2, 5) does not fit weight (3, 4)");
+}
+END_TEST
+
+typedef struct conv_case {
+    const char *name;
+    int n, c, h, w, o, k;
+    nn_conv2d_args a;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {"conv2d 3x3 pad 1", 2, 3, 6, 5, 4, 3, {1, 1, 1, 1, 1, 1, 1}},
+    {"conv2d 5x5 pad 2 (lenet)", 2, 1, 8, 8, 3, 5, {1, 1, 2, 2, 1, 1, 1}},
+    {"conv2d stride 2", 2, 2, 7, 7, 3, 3, {2, 2, 1, 1, 1, 1, 1}},
+    {"conv2d stride 2x1 pad 0x2", 1, 2, 6, 5, 2, 3, {2, 1, 0, 2, 1, 1, 1}},
+    {"conv2d dilation 2", 2, 2, 7, 7, 2, 3, {1, 1, 2, 2, 2, 2, 1}},
+    {"conv2d groups 2", 2, 4, 5, 5, 6, 3, {1, 1, 1, 1, 1, 1, 2}},
+    {"conv2d depthwise", 2, 3, 5, 5, 3, 3, {1, 1, 1, 1, 1, 1, 3}},
+    {"conv2d 1x1", 3, 4, 4, 4, 5, 1, {1, 1, 0, 0, 1, 1, 1}},
+    {"conv2d 20 samples (3 chunks)", 20, 2, 4, 4, 2, 3, {1, 1, 1, 1, 1, 1, 1}},
+};
+
+static nn_tensor *fn_conv(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    return nn_conv2d(t, in[0], in[1], in[2], *(const nn_conv2d_args *)ctx);
+}
+
+START_TEST(conv2d_gradient)
+{
+    const conv_case *cc = &conv_cases[_i];
+    nn_tensor *in[3] = {tu_random(&arena, 10 + _i, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w)),
+                        tu_random(&arena, 20 + _i, -1, 1, NN_SHAPE(cc->o, cc->c / cc->a.groups, cc->k, cc->k)),
+                        tu_random(&arena, 30 + _i, -1, 1, NN_SHAPE(cc->o))};
+    expect_gradcheck(cc->name, fn_conv, in, 3, (void *)&cc->a, 1e-2, 2e-3, 1e-2);
+}
+END_TEST
+
+START_TEST(conv2d_forward_values)
+{
+    /* A 3x3 image of 1..9, a 2x2 kernel [[1, 0], [0, -1]], bias 10, pad 0:
+     * each output is x[i][j] - x[i+1][j+1] + 10 = -4 + 10. */
+    float xd[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, wd[4] = {1, 0, 0, -1}, bd[1] = {10};
+    float want[4] = {6, 6, 6, 6};
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *y = nn_conv2d(&t, nn_tensor_view(&arena, xd, NN_SHAPE(1, 1, 3, 3)),
+                             nn_tensor_view(&arena, wd, NN_SHAPE(1, 1, 2, 2)),
+                             nn_tensor_view(&arena, bd, NN_SHAPE(1)), nn_conv2d_simple(1, 0));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->shape[2], 2);
+    ck_assert(tu_close("conv2d", y->data, want, 4, 1e-6, 0));
+}
+END_TEST
+
+START_TEST(conv2d_rejects_channel_mismatch)
+{
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *y = nn_conv2d(&t, tu_random(&arena, 1, 0, 1, NN_SHAPE(1, 3, 8, 8)),
+                             tu_random(&arena, 1, 0, 1, NN_SHAPE(6, 1, 5, 5)), NULL,
+                             nn_conv2d_simple(1, 0));
+    ck_assert_ptr_null(y);
+    ck_assert_str_eq(nn_error_message(),
+                     "conv2d: input (1, 3, 8, 8) does not fit weight (6, 1, 5, 5) with 1 group(s)");
+}
+END_TEST
+
+typedef struct pool_args { int k, s, p; } pool_args;
+
+static nn_tensor *fn_maxpool(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    const pool_args *a = ctx;
+    return nn_maxpool2d(t, in[0], a->k, a->s, a->p);
+}
+
+START_TEST(maxpool2d_gradient)
+{
+    static const pool_args cases[] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}};
+    nn_tensor *in[1] = {tu_distinct(&arena, 40 + _i, 0.05f, NN_SHAPE(2, 3, 6, 5))};
+    expect_gradcheck("maxpool2d", fn_maxpool, in, 1, (void *)&cases[_i], 1e-2, 1e-3, 1e-2);
+}
+END_TEST
+
+START_TEST(maxpool2d_forward_values)
+{
+    float xd[16] = {1, 5, 2, 0, 3, 4, 8, 1, 0, 0, 1, 1, 9, 0, 1, 7}, want[4] = {5, 8, 9, 7};
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *y = nn_maxpool2d(&t, nn_tensor_view(&arena, xd, NN_SHAPE(1, 1, 4, 4)), 2, 2, 0);
+    ck_assert_ptr_nonnull(y);
+    ck_assert(tu_close("maxpool2d", y->data, want, 4, 0, 0));
+}
+END_TEST
+
+static nn_tensor *fn_relu(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return nn_relu(t, in[0]);
+}
+
+START_TEST(relu_gradient)
+{
+    nn_tensor *in[1] = {tu_distinct(&arena, 50, 0.05f, NN_SHAPE(3, 4, 5))};
+    expect_gradcheck("relu", fn_relu, in, 1, NULL, 1e-2, 1e-3, 1e-2);
+}
+END_TEST
+
+/* relu after the reshape makes the reshape's own output gradient non-trivial. */
+static nn_tensor *fn_flatten(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return nn_linear(t, nn_flatten(t, in[0]), in[1], NULL);
+}
+
+START_TEST(flatten_gradient)
+{
+    nn_tensor *in[2] = {tu_random(&arena, 60, -1, 1, NN_SHAPE(2, 3, 2, 2)),
+                        tu_random(&arena, 61, -1, 1, NN_SHAPE(4, 12))};
+    expect_gradcheck("flatten", fn_flatten, in, 2, NULL, 1e-2, 1e-3, 1e-2);
+}
+END_TEST
+
+START_TEST(reshape_infers_and_rejects)
+{
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *x = tu_random(&arena, 1, 0, 1, NN_SHAPE(2, 3, 4));
+    nn_tensor *y = nn_reshape(&t, x, NN_SHAPE(-1, 6));
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(y->shape[0], 4);
+    ck_assert_ptr_eq(y->data, x->data);
+    ck_assert_ptr_null(nn_reshape(&t, x, NN_SHAPE(5, 5)));
+    ck_assert_str_eq(nn_error_message(), "reshape: cannot view (2, 3, 4) as (5, 5)");
+}
+END_TEST
+
+static const int32_t ce_labels[5] = {0, 3, 1, 2, 3};
+
+static nn_tensor *fn_cross_entropy(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return nn_softmax_cross_entropy(t, in[0], ce_labels);
+}
+
+START_TEST(cross_entropy_gradient)
+{
+    nn_tensor *in[1] = {tu_random(&arena, 70, -3, 3, NN_SHAPE(5, 4))};
+    expect_gradcheck("softmax_cross_entropy", fn_cross_entropy, in, 1, NULL, 1e-2, 1e-4, 1e-2);
+}
+END_TEST
+
+START_TEST(cross_entropy_value)
+{
+    /* Uniform logits: loss = log(C); large logits must not overflow. */
+    float xd[8] = {0, 0, 0, 0, 1000, 1000, 1000, 1000};
+    int32_t labels[2] = {1, 2};
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *loss = nn_softmax_cross_entropy(&t, nn_tensor_view(&arena, xd, NN_SHAPE(2, 4)), labels);
+    ck_assert_ptr_nonnull(loss);
+    ck_assert_float_eq_tol(loss->data[0], logf(4.0f), 1e-6f);
+    labels[0] = 4;
+    ck_assert_ptr_null(nn_softmax_cross_entropy(&t, nn_tensor_view(&arena, xd, NN_SHAPE(2, 4)), labels));
+    ck_assert_str_eq(nn_error_message(), "cross_entropy: label 4 of sample 0 is outside [0, 4)");
+}
+END_TEST
+
+/* A tensor used twice must receive both gradients (backward accumulates). */
+static nn_tensor *fn_fan_out(nn_tape *t, nn_tensor **in, void *ctx)
+{
+    (void)ctx;
+    nn_tensor *h = nn_relu(t, in[0]);
+    return nn_linear(t, nn_linear(t, h, in[1], NULL), in[1], NULL);
+}
+
+START_TEST(fan_out_accumulates)
+{
+    nn_tensor *in[2] = {tu_distinct(&arena, 80, 0.05f, NN_SHAPE(3, 4)),
+                        tu_random(&arena, 81, -1, 1, NN_SHAPE(4, 4))};
+    expect_gradcheck("shared weight used twice", fn_fan_out, in, 2, NULL, 1e-2, 1e-3, 1e-2);
+}
+END_TEST
+
+static Suite *ops_suite(void)
+{
+    Suite *s = suite_create("ops");
+    TCase *tc = tcase_create("ops");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, op_table_is_complete);
+    tcase_add_test(tc, linear_gradient);
+    tcase_add_test(tc, linear_forward_values);
+    tcase_add_test(tc, linear_rejects_mismatched_shapes);
+    tcase_add_loop_test(tc, conv2d_gradient, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_test(tc, conv2d_forward_values);
+    tcase_add_test(tc, conv2d_rejects_channel_mismatch);
+    tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);
+    tcase_add_test(tc, maxpool2d_forward_values);
+    tcase_add_test(tc, relu_gradient);
+    tcase_add_test(tc, flatten_gradient);
+    tcase_add_test(tc, reshape_infers_and_rejects);
+    tcase_add_test(tc, cross_entropy_gradient);
+    tcase_add_test(tc, cross_entropy_value);
+    tcase_add_test(tc, fan_out_accumulates);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+NN_TEST_MAIN(ops_suite)

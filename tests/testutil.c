@@ -1,0 +1,72 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "core/rng.h"
+
+nn_tensor *tu_random(nn_arena *a, uint64_t seed, float lo, float hi, int ndim, const int *shape)
+{
+    nn_tensor *t = nn_tensor_new(a, ndim, shape);
+    nn_rng r;
+    nn_rng_seed(&r, seed, 1);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = lo + (hi - lo) * nn_rng_uniform(&r);
+    return t;
+}
+
+nn_tensor *tu_distinct(nn_arena *a, uint64_t seed, float gap, int ndim, const int *shape)
+{
+    nn_tensor *t = nn_tensor_new(a, ndim, shape);
+    int32_t *idx = malloc(sizeof(int32_t) * (size_t)t->numel);
+    for (int64_t i = 0; i < t->numel; i++) idx[i] = (int32_t)i;
+    nn_rng r;
+    nn_rng_seed(&r, seed, 2);
+    nn_rng_shuffle(&r, idx, t->numel);
+    /* Centered on 0, half positive half negative, none within gap/2 of 0. */
+    for (int64_t i = 0; i < t->numel; i++)
+        t->data[i] = ((float)idx[i] - (float)t->numel / 2.0f + 0.5f) * gap;
+    free(idx);
+    return t;
+}
+
+int tu_close(const char *what, const float *got, const float *want, long n, double atol,
+             double rtol)
+{
+    long bad = 0, first = -1;
+    double max_diff = 0.0;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (d > max_diff || d != d) max_diff = d;
+        if (!(d <= atol + rtol * fabs((double)want[i]))) {
+            if (first < 0) first = i;
+            bad++;
+        }
+    }
+    if (!bad) return 1;
+    fprintf(stderr, "%s: %ld of %ld values differ, max difference %.3g; first at [%ld]:", what, bad,
+            n, max_diff, first);
+    for (long i = first; i < n && i < first + 4; i++)
+        fprintf(stderr, " got %.8g want %.8g;", got[i], want[i]);
+    fprintf(stderr, "\n");
+    return 0;
+}
+
+char *tu_run(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return buf;
+}

@@ -1,0 +1,25 @@
+/* Helpers shared by the test programs. */
+#ifndef NN_TESTS_TESTUTIL_H
+#define NN_TESTS_TESTUTIL_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/tensor.h"
+
+/* A tensor in `a` filled with uniform values in [lo, hi) from `seed`. */
+nn_tensor *tu_random(nn_arena *a, uint64_t seed, float lo, float hi, int ndim, const int *shape);
+
+/* Values spaced at least `gap` apart (shuffled), for ops with kinks (max,
+ * relu) where a finite difference must not cross a tie. */
+nn_tensor *tu_distinct(nn_arena *a, uint64_t seed, float gap, int ndim, const int *shape);
+
+/* 1 if |got - want| <= atol + rtol |want| everywhere; otherwise prints the
+ * first differing values and the max difference under `what`, returns 0. */
+int tu_close(const char *what, const float *got, const float *want, long n, double atol,
+             double rtol);
+
+/* Runs a shell command and returns its output (malloc'd) and exit status. */
+char *tu_run(const char *cmd, int *status);
+
+#endif
