@@ -3,12 +3,28 @@
 #include <cblas.h>
 #include <omp.h>
 
-/* Tile sizes: large enough that each sgemm call amortizes its packing, small
- * enough that a layer of a small CNN still yields a tile per thread. Changing
- * them changes rounding, so they are constants, never derived from threads. */
-enum { TILE_M = 64, TILE_N = 256 };
+/* Tiles start at TILE_M x TILE_N (large enough that each sgemm call
+ * amortizes its packing) and are halved, down to MIN_TILE_M x MIN_TILE_N,
+ * until a product has MIN_TILES of them to share out. They depend on the
+ * shape alone, never on the thread count, so rounding does not either. */
+enum { TILE_M = 64, TILE_N = 256, MIN_TILE_M = 16, MIN_TILE_N = 32, MIN_TILES = 4 };
 /* Below this many multiply-adds a product runs as one call. */
 #define SMALL_GEMM_MACS (1L << 17)
+
+static void choose_tiles(int m, int n, int *tm, int *tn)
+{
+    *tm = TILE_M;
+    *tn = TILE_N;
+    for (;;) {
+        int tiles = ((m + *tm - 1) / *tm) * ((n + *tn - 1) / *tn);
+        if (tiles >= MIN_TILES) return;
+        /* Halve the dimension that gives more tiles back. */
+        if (*tn > MIN_TILE_N && n > *tn / 2 && (n >= m || *tm <= MIN_TILE_M)) *tn /= 2;
+        else if (*tm > MIN_TILE_M && m > *tm / 2) *tm /= 2;
+        else if (*tn > MIN_TILE_N && n > *tn / 2) *tn /= 2;
+        else return;
+    }
+}
 
 static void gemm_tile(int trans_a, int trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta,
@@ -26,19 +42,20 @@ void nn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     if (m <= 0 || n <= 0) return;
     /* Inside a parallel region (active or not, so 1 and 2 threads agree) the
      * caller already shares out the work: one call. */
-    if (omp_get_level() > 0 || (long)m * n * k <= SMALL_GEMM_MACS ||
-        (m <= TILE_M && n <= TILE_N)) {
+    int tm, tn;
+    choose_tiles(m, n, &tm, &tn);
+    if (omp_get_level() > 0 || (long)m * n * k <= SMALL_GEMM_MACS || (m <= tm && n <= tn)) {
         gemm_tile(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    int tiles_m = (m + TILE_M - 1) / TILE_M;
-    int tiles_n = (n + TILE_N - 1) / TILE_N;
+    int tiles_m = (m + tm - 1) / tm;
+    int tiles_n = (n + tn - 1) / tn;
     int tiles = tiles_m * tiles_n;
     #pragma omp parallel for schedule(static)
     for (int t = 0; t < tiles; t++) {
-        int i0 = (t / tiles_n) * TILE_M, j0 = (t % tiles_n) * TILE_N;
-        int mm = m - i0 < TILE_M ? m - i0 : TILE_M;
-        int nn = n - j0 < TILE_N ? n - j0 : TILE_N;
+        int i0 = (t / tiles_n) * tm, j0 = (t % tiles_n) * tn;
+        int mm = m - i0 < tm ? m - i0 : tm;
+        int nn = n - j0 < tn ? n - j0 : tn;
         /* Row i0 of op(A): A[i0][0] untransposed, A[0][i0] transposed. */
         const float *at = trans_a ? a + i0 : a + (long)i0 * lda;
         const float *bt = trans_b ? b + (long)j0 * ldb : b + j0;

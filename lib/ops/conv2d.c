@@ -47,6 +47,16 @@ static int chunk_samples(int n, int p)
     return s < 1 ? 1 : s;
 }
 
+/* The output columns [lo, hi) whose input column ix0 + ox * stride falls
+ * inside [0, w): outside it, the taps read padding. */
+static void valid_columns(int ix0, int stride, int ow, int w, int *lo, int *hi)
+{
+    *lo = ix0 >= 0 ? 0 : (-ix0 + stride - 1) / stride;
+    *hi = ix0 >= w ? 0 : (w - 1 - ix0) / stride + 1;
+    if (*hi > ow) *hi = ow;
+    if (*lo > *hi) *lo = *hi;
+}
+
 /* Unrolls group `g` of samples [n0, n0 + s) into cols (k rows, ld columns;
  * sample i fills columns [i p, (i + 1) p)). Out-of-image taps are zero. */
 static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int n0, int s, int g)
@@ -60,6 +70,8 @@ static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int 
                     int row = (ci * q->kh + ki) * q->kw + kj;
                     float *dst = cols + (long)row * ld + (long)i * q->p;
                     const float *plane = xs + (long)ci * q->h * q->w;
+                    int ix0 = -a->pad_w + kj * a->dilation_w, lo, hi;
+                    valid_columns(ix0, a->stride_w, q->ow, q->w, &lo, &hi);
                     for (int oy = 0; oy < q->oh; oy++) {
                         int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
                         float *d = dst + oy * q->ow;
@@ -67,16 +79,13 @@ static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int 
                             memset(d, 0, sizeof(float) * (size_t)q->ow);
                             continue;
                         }
-                        const float *src = plane + (long)iy * q->w;
-                        int ix0 = -a->pad_w + kj * a->dilation_w;
-                        if (a->stride_w == 1 && ix0 >= 0 && ix0 + q->ow <= q->w) {
-                            memcpy(d, src + ix0, sizeof(float) * (size_t)q->ow);
-                            continue;
-                        }
-                        for (int ox = 0; ox < q->ow; ox++) {
-                            int ix = ix0 + ox * a->stride_w;
-                            d[ox] = (ix >= 0 && ix < q->w) ? src[ix] : 0.0f;
-                        }
+                        const float *src = plane + (long)iy * q->w + ix0;
+                        for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                        if (a->stride_w == 1)
+                            memcpy(d + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                        else
+                            for (int ox = lo; ox < hi; ox++) d[ox] = src[ox * a->stride_w];
+                        for (int ox = hi; ox < q->ow; ox++) d[ox] = 0.0f;
                     }
                 }
     }
@@ -94,16 +103,14 @@ static void col2im(float *dx, const float *cols, int ld, const conv_geom *q, int
                     int row = (ci * q->kh + ki) * q->kw + kj;
                     const float *src = cols + (long)row * ld + (long)i * q->p;
                     float *plane = xs + (long)ci * q->h * q->w;
+                    int ix0 = -a->pad_w + kj * a->dilation_w, lo, hi;
+                    valid_columns(ix0, a->stride_w, q->ow, q->w, &lo, &hi);
                     for (int oy = 0; oy < q->oh; oy++) {
                         int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
                         if (iy < 0 || iy >= q->h) continue;
                         const float *sr = src + oy * q->ow;
-                        float *d = plane + (long)iy * q->w;
-                        int ix0 = -a->pad_w + kj * a->dilation_w;
-                        for (int ox = 0; ox < q->ow; ox++) {
-                            int ix = ix0 + ox * a->stride_w;
-                            if (ix >= 0 && ix < q->w) d[ix] += sr[ox];
-                        }
+                        float *d = plane + (long)iy * q->w + ix0;
+                        for (int ox = lo; ox < hi; ox++) d[ox * a->stride_w] += sr[ox];
                     }
                 }
     }

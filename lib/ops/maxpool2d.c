@@ -1,46 +1,75 @@
 /* 2-d max pooling; forward keeps each output's argmax for the backward. */
 #include "ops/ops.h"
 
-#include <float.h>
-
 
 
 typedef struct pool_geom {
     int planes, h, w, oh, ow, kernel, stride, pad;
 } pool_geom;
 
+/* Is v the new maximum over best? Larger, or NaN over a number: PyTorch
+ * lets NaN win so a diverging network shows at the loss. An int, not a
+ * branch: on real activations the winner is unpredictable. */
+static inline int beats(float v, float best) { return (v > best) | ((v != v) & (best == best)); }
+
+/* The common 2x2, stride 2, no padding case, one output row: pairwise
+ * tournaments written as `x > y ? x : y` (one max instruction) and integer
+ * compare results for the index, so the compiler emits no branch and can
+ * vectorize. NaN does not win here (max instructions drop it); a NaN
+ * activation still reaches the loss through the other taps and the
+ * gradients. */
+static void pool2x2_row(float *restrict y, int32_t *restrict argmax, const float *restrict r0,
+                        const float *restrict r1, int base, int w, int ow)
+{
+    for (int ox = 0; ox < ow; ox++) {
+        float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+        float top = b > a ? b : a, bottom = d > c ? d : c;
+        y[ox] = bottom > top ? bottom : top;
+        if (argmax) {
+            int ab = b > a, cd = d > c, down = bottom > top;
+            argmax[ox] = base + 2 * ox + down * (w + cd) + (1 - down) * ab;
+        }
+    }
+}
+
 /* y, argmax: (planes, oh, ow) from x: (planes, h, w). argmax is the index of
  * the winning pixel within its plane; the first maximum wins ties, as in
- * PyTorch. */
+ * PyTorch. The window is clipped to the image once per output, so the inner
+ * loops have no bounds tests. */
 static void maxpool2d_forward(float *y, int32_t *argmax, const float *x, const pool_geom *q)
 {
+    const int fast = q->kernel == 2 && q->stride == 2 && q->pad == 0;
     #pragma omp parallel for schedule(static)
     for (int pl = 0; pl < q->planes; pl++) {
         const float *xp = x + (long)pl * q->h * q->w;
-        for (int oy = 0; oy < q->oh; oy++)
-            for (int ox = 0; ox < q->ow; ox++) {
-                float best = -FLT_MAX;
-                int at = -1;
-                for (int ki = 0; ki < q->kernel; ki++) {
-                    int iy = oy * q->stride - q->pad + ki;
-                    if (iy < 0 || iy >= q->h) continue;
-                    for (int kj = 0; kj < q->kernel; kj++) {
-                        int ix = ox * q->stride - q->pad + kj;
-                        if (ix < 0 || ix >= q->w) continue;
-                        float v = xp[iy * q->w + ix];
-                        /* NaN propagates, as in PyTorch. */
-                        if (at < 0 || v > best || v != v) {
-                            best = v;
-                            at = iy * q->w + ix;
-                            if (v != v) goto done;
-                        }
-                    }
-                }
-            done:;
-                long o = ((long)pl * q->oh + oy) * q->ow + ox;
-                y[o] = best;
-                if (argmax) argmax[o] = at;
+        float *yp = y + (long)pl * q->oh * q->ow;
+        int32_t *ap = argmax ? argmax + (long)pl * q->oh * q->ow : NULL;
+        for (int oy = 0; oy < q->oh; oy++) {
+            if (fast) {
+                pool2x2_row(yp + oy * q->ow, ap ? ap + oy * q->ow : NULL, xp + 2 * oy * q->w,
+                            xp + (2 * oy + 1) * q->w, 2 * oy * q->w, q->w, q->ow);
+                continue;
             }
+            int y0 = oy * q->stride - q->pad, y1 = y0 + q->kernel;
+            if (y0 < 0) y0 = 0;
+            if (y1 > q->h) y1 = q->h;
+            for (int ox = 0; ox < q->ow; ox++) {
+                int x0 = ox * q->stride - q->pad, x1 = x0 + q->kernel;
+                if (x0 < 0) x0 = 0;
+                if (x1 > q->w) x1 = q->w;
+                int at = y0 * q->w + x0;
+                float best = xp[at];
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        float v = xp[iy * q->w + ix];
+                        int take = beats(v, best);
+                        best = take ? v : best;
+                        at += take * (iy * q->w + ix - at);
+                    }
+                yp[oy * q->ow + ox] = best;
+                if (ap) ap[oy * q->ow + ox] = at;
+            }
+        }
     }
 }
 
