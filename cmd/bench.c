@@ -17,14 +17,30 @@ static const char help[] =
     "options:\n"
     "  --steps N            timed steps (default 200)\n"
     "  --json               one JSON line: model, batch_size, threads, steps, ms_per_step, samples_per_s\n"
+    "  --profile            also print the time per op, forward and backward\n"
     "  --set PATH=VALUE     override a config key (repeatable)\n"
     "  --threads N          threads to use (default: one per core)\n";
+
+/* One line per op: ms per step forward and backward, and share of the step. */
+static void print_profile(const nn_profile *p, long steps, double ms_per_step)
+{
+    printf("%-24s %6s %10s %10s %7s\n", "op", "calls", "fwd ms", "bwd ms", "share");
+    double sum = 0.0;
+    for (int i = 0; i < p->n; i++) {
+        double f = 1e3 * p->forward[i] / (double)steps, b = 1e3 * p->backward[i] / (double)steps;
+        sum += f + b;
+        printf("%-24s %6ld %10.4f %10.4f %6.1f%%\n", p->op[i]->name, p->calls[i] / steps, f, b,
+               100.0 * (f + b) / ms_per_step);
+    }
+    printf("%-24s %6s %21.4f %6.1f%%\n", "(rest of the step)", "", ms_per_step - sum,
+           100.0 * (ms_per_step - sum) / ms_per_step);
+}
 
 int cmd_bench(int argc, char **argv)
 {
     cli_common c = {0};
     long steps = 200;
-    int json = 0;
+    int json = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -37,8 +53,8 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error("bench", "--steps: expected a positive number");
             continue;
         }
-        if (!strcmp(a, "--json")) {
-            json = 1;
+        if (!strcmp(a, "--json") || !strcmp(a, "--profile")) {
+            *(!strcmp(a, "--json") ? &json : &profile) = 1;
             continue;
         }
         int r = cli_common_option(&c, argc, argv, &i, "bench");
@@ -62,8 +78,12 @@ int cmd_bench(int argc, char **argv)
         int correct;
         nn_status st = NN_OK;
         double t0 = 0.0;
+        nn_profile prof = {0};
         for (long s = 0; s < warmup + steps && st == NN_OK; s++) {
-            if (s == warmup) t0 = nn_now();
+            if (s == warmup) {
+                t0 = nn_now();
+                if (profile) run.profile = &prof;
+            }
             st = nn_run_step(&run, run.x, run.y, n, &loss, &correct);
         }
         double secs = nn_now() - t0;
@@ -77,6 +97,7 @@ int cmd_bench(int argc, char **argv)
             else
                 printf("%s: batch %d, %d threads: %.3f ms/step, %.0f samples/s (%ld steps)\n",
                        run.model.def->name, n, nn_threads_get(), ms, rate, steps);
+            if (profile) print_profile(&prof, steps, ms);
         }
     }
     nn_run_deinit(&run);

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "core/clock.h"
+
 void nn_tape_init(nn_tape *t, nn_arena *arena, int recording, int training)
 {
     memset(t, 0, sizeof *t);
@@ -20,10 +22,41 @@ nn_tensor *nn_tape_output(nn_tape *t, int ndim, const int *shape, nn_tensor *con
     return out;
 }
 
+void nn_tape_profile(nn_tape *t, nn_profile *p)
+{
+    t->profile = p;
+    p->mark = nn_now();
+}
+
+/* The profile row of op, made on first use. */
+static int profile_row(nn_profile *p, const nn_op_def *op)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->op[i] == op) return i;
+    NN_ASSERT(p->n < NN_PROFILE_MAX_OPS);
+    p->op[p->n] = op;
+    return p->n++;
+}
+
+void nn_profile_add(nn_profile *p, const nn_op_def *op, double forward, double backward)
+{
+    int row = profile_row(p, op);
+    p->forward[row] += forward;
+    p->backward[row] += backward;
+    p->calls[row]++;
+}
+
 int nn_tape_record(nn_tape *t, const nn_op_def *op, nn_tensor *out, nn_tensor *const *in, int n,
                    void *saved)
 {
     NN_ASSERT(n <= NN_NODE_MAX_INPUTS);
+    if (t->profile) {
+        double now = nn_now();
+        int row = profile_row(t->profile, op);
+        t->profile->forward[row] += now - t->profile->mark;
+        t->profile->calls[row]++;
+        t->profile->mark = now;
+    }
     if (!out->requires_grad) return 0;
     nn_node *node = nn_arena_alloc(t->arena, sizeof *node);
     if (!node) return -1;
@@ -65,7 +98,9 @@ nn_status nn_tape_backward_from(nn_tape *t, nn_tensor *y, const float *dy)
         if (!node->out->grad) continue;
         for (int i = 0; i < node->n_in; i++)
             if (node->in[i] && node->in[i]->requires_grad) NN_TRY(ensure_grad(t, node->in[i]));
+        double t0 = t->profile ? nn_now() : 0.0;
         NN_TRY(node->op->backward(t, node));
+        if (t->profile) t->profile->backward[profile_row(t->profile, node->op)] += nn_now() - t0;
     }
     return NN_OK;
 }

@@ -37,13 +37,33 @@ typedef struct nn_node {
     struct nn_node *prev;     /* the node recorded before this one */
 } nn_node;
 
+/* Time spent per op, summed over the steps a profile is attached to. An
+ * op's forward time is the time since the previous op was recorded, so it
+ * includes the model's own code between ops. */
+#define NN_PROFILE_MAX_OPS 64
+typedef struct nn_profile {
+    const nn_op_def *op[NN_PROFILE_MAX_OPS];
+    double forward[NN_PROFILE_MAX_OPS], backward[NN_PROFILE_MAX_OPS];
+    long calls[NN_PROFILE_MAX_OPS];
+    int n;
+    double mark;              /* when the last op was recorded */
+} nn_profile;
+
 typedef struct nn_tape {
     nn_arena *arena;          /* the step arena: activations, saved state, nodes */
     nn_node *last;            /* newest node; the list runs back through prev */
     int n_nodes;
     int recording;            /* 0: forward only (evaluation), no nodes, no grads */
     int training;             /* train-mode behaviour of ops like dropout */
+    nn_profile *profile;      /* NULL, or where to add op timings */
 } nn_tape;
+
+/* Attaches a profile to a fresh tape and starts its forward clock. */
+void nn_tape_profile(nn_tape *t, nn_profile *p);
+
+/* Adds time to the row of `op` (also for work that is not an op, such as
+ * the optimizer, given a row of its own). */
+void nn_profile_add(nn_profile *p, const nn_op_def *op, double forward, double backward);
 
 /* Starts an empty tape over `arena` (the caller resets the arena). */
 void nn_tape_init(nn_tape *t, nn_arena *arena, int recording, int training);

@@ -7,9 +7,10 @@
  * samples side by side keeps the GEMM wide when P is small (late layers,
  * LeNet's conv2 has P = 100).
  *
- * Backward recomputes cols instead of keeping them (they are K times larger
- * than the input), computes each chunk's weight gradient into its own slot,
- * and sums the slots in chunk order. */
+ * The forward keeps its cols for the backward when they fit KEEP_COLS_BYTES
+ * (they are K times larger than the input); otherwise the backward makes
+ * them again. The backward computes each chunk's weight gradient into its
+ * own slot and sums the slots in chunk order. */
 #include "ops/ops.h"
 
 #include <omp.h>
@@ -21,6 +22,8 @@
 
 /* Aim for GEMMs about this wide, but keep at least 8 chunks to share out. */
 enum { TARGET_COLUMNS = 1024, MIN_CHUNKS = 8 };
+/* Largest cols a forward keeps for its backward. */
+#define KEEP_COLS_BYTES ((long)64 << 20)
 
 typedef struct conv_geom {
     int n, c, h, w;          /* input */
@@ -32,7 +35,14 @@ typedef struct conv_geom {
     int p;                   /* oh * ow */
     int s;                   /* samples per chunk */
     int chunks;
+    float *kept;             /* the forward's cols, or NULL: see cols_at */
 } conv_geom;
+
+/* Where the cols of (chunk, group) live in a kept buffer. */
+static float *cols_at(float *kept, const conv_geom *q, int chunk, int g)
+{
+    return kept + ((long)chunk * q->a.groups + g) * q->k * q->s * q->p;
+}
 
 nn_conv2d_args nn_conv2d_simple(int stride, int pad)
 {
@@ -80,9 +90,11 @@ static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int 
                             continue;
                         }
                         const float *src = plane + (long)iy * q->w + ix0;
+                        /* Rows are short (10 to 100 floats): plain loops the
+                         * compiler vectorizes beat a memcpy call per row. */
                         for (int ox = 0; ox < lo; ox++) d[ox] = 0.0f;
                         if (a->stride_w == 1)
-                            memcpy(d + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+                            for (int ox = lo; ox < hi; ox++) d[ox] = src[ox];
                         else
                             for (int ox = lo; ox < hi; ox++) d[ox] = src[ox * a->stride_w];
                         for (int ox = hi; ox < q->ow; ox++) d[ox] = 0.0f;
@@ -110,7 +122,10 @@ static void col2im(float *dx, const float *cols, int ld, const conv_geom *q, int
                         if (iy < 0 || iy >= q->h) continue;
                         const float *sr = src + oy * q->ow;
                         float *d = plane + (long)iy * q->w + ix0;
-                        for (int ox = lo; ox < hi; ox++) d[ox * a->stride_w] += sr[ox];
+                        if (a->stride_w == 1)
+                            for (int ox = lo; ox < hi; ox++) d[ox] += sr[ox];
+                        else
+                            for (int ox = lo; ox < hi; ox++) d[ox * a->stride_w] += sr[ox];
                     }
                 }
     }
@@ -123,7 +138,8 @@ static int chunk_len(const conv_geom *q, int chunk)
 }
 
 /* y: (n, o, oh, ow) = conv(x: (n, c, h, w), w) + b; scratch holds, per
- * thread, k * s * p floats of cols then og * s * p of GEMM output. */
+ * thread, k * s * p floats of cols then og * s * p of GEMM output. With
+ * q->kept, the cols are made there instead and stay for the backward. */
 static void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                            const conv_geom *q, float *scratch)
 {
@@ -134,6 +150,7 @@ static void conv2d_forward(float *y, const float *x, const float *w, const float
         float *tmp = cols + cols_size;
         int n0 = chunk * q->s, s = chunk_len(q, chunk), ld = s * q->p;
         for (int g = 0; g < q->a.groups; g++) {
+            if (q->kept) cols = cols_at(q->kept, q, chunk, g);
             im2col(cols, ld, x, q, n0, s, g);
             nn_gemm(0, 0, q->og, ld, q->k, 1.0f, w + (long)g * q->og * q->k, q->k, cols, ld, 0.0f,
                     tmp, ld);
@@ -166,12 +183,14 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
         for (int g = 0; g < q->a.groups; g++) {
             /* Gather this group's output gradient as og x (s * p). */
             for (int i = 0; i < s; i++)
-                for (int oc = 0; oc < q->og; oc++)
-                    memcpy(dyc + (long)oc * ld + (long)i * q->p,
-                           dy + ((long)(n0 + i) * q->o + g * q->og + oc) * q->p,
-                           sizeof(float) * (size_t)q->p);
+                for (int oc = 0; oc < q->og; oc++) {
+                    float *dst = dyc + (long)oc * ld + (long)i * q->p;
+                    const float *src = dy + ((long)(n0 + i) * q->o + g * q->og + oc) * q->p;
+                    for (int j = 0; j < q->p; j++) dst[j] = src[j];
+                }
             if (dw) {
-                im2col(cols, ld, x, q, n0, s, g);
+                if (q->kept) cols = cols_at(q->kept, q, chunk, g);
+                else im2col(cols, ld, x, q, n0, s, g);
                 nn_gemm(0, 1, q->og, q->k, ld, 1.0f, dyc, ld, cols, ld, 0.0f,
                         part_w + (long)g * q->og * q->k, q->k);
             }
@@ -254,6 +273,11 @@ nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_co
     long per_thread = (long)(q.k + q.og) * q.s * q.p;
     float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
     if (!y || !scratch) return NULL;
+    long kept_floats = (long)q.a.groups * q.chunks * q.k * q.s * q.p;
+    if (y->requires_grad && w->requires_grad && kept_floats * (long)sizeof(float) <= KEEP_COLS_BYTES) {
+        q.kept = NN_ARENA_NEW(t->arena, float, kept_floats);
+        if (!q.kept) return NULL;
+    }
     conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &q, scratch);
     conv_geom *saved = NULL;
     if (y->requires_grad) {

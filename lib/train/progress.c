@@ -1,14 +1,6 @@
 #include "train/progress.h"
 
-#include <time.h>
 #include <unistd.h>
-
-double nn_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void nn_progress_start(nn_progress *p, FILE *out, int every, int epoch, int epochs, int64_t total,
                        int64_t first)

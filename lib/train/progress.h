@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/clock.h"
+
 typedef struct nn_progress {
     FILE *out;
     int tty;
@@ -14,9 +16,6 @@ typedef struct nn_progress {
     int64_t total, first;     /* batches in the epoch; the one we started at */
     double t0, last_draw;
 } nn_progress;
-
-/* Seconds on a monotonic clock. */
-double nn_now(void);
 
 void nn_progress_start(nn_progress *p, FILE *out, int every, int epoch, int epochs, int64_t total,
                        int64_t first);

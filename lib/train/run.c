@@ -7,6 +7,7 @@
 
 #include "io/config.h"
 #include "ops/ops.h"
+#include "core/clock.h"
 #include "train/progress.h"
 
 /* RNG streams: parameter init and stochastic ops draw apart. */
@@ -170,11 +171,15 @@ static nn_status failed(void)
     return st == NN_OK ? NN_ERR_RUNTIME : st;
 }
 
+/* The profile row of the parameter update (zero_grad + optimizer step). */
+static const nn_op_def update_row = {"(optimizer update)", NULL};
+
 nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float *loss_out, int *correct)
 {
     nn_arena_reset(&r->step_arena);
     nn_tape t;
     nn_tape_init(&t, &r->step_arena, 1, 1);
+    if (r->profile) nn_tape_profile(&t, r->profile);
     nn_tensor *logits = forward(r, &t, x, n);
     nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, y);
     if (!loss) return failed();
@@ -183,7 +188,9 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
     if (!isfinite(loss->data[0])) return nn_error(NN_ERR_RUNTIME, "the loss is not finite");
     nn_params_zero_grad(&r->model.params);
     NN_TRY(nn_tape_backward(&t, loss));
+    double t0 = r->profile ? nn_now() : 0.0;
     r->opt.def->step(&r->opt);
+    if (r->profile) nn_profile_add(r->profile, &update_row, 0.0, nn_now() - t0);
     return NN_OK;
 }
 

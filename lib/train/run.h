@@ -44,6 +44,7 @@ typedef struct nn_run {
     int32_t *y;
     nn_train_state state;
     char *config_json;        /* resolved config, for checkpoints */
+    nn_profile *profile;      /* NULL, or op timings of every step */
 } nn_run;
 
 /* What to do with the data: load it, or not (benchmarks on random input,
