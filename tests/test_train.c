@@ -74,7 +74,7 @@ static void setup_lenet(const char *extra)
     char text[512];
     snprintf(text, sizeof text,
              "{\"model\": {\"name\": \"lenet5\"}, \"train\": {\"batch_size\": 32, \"seed\": 7, "
-             "\"optimizer\": {\"name\": \"sgd\", \"lr\": 0.01, \"momentum\": 0.9}}%s}", extra);
+             "\"optimizer\": {\"name\": \"sgd\", \"lr\": 0.02, \"momentum\": 0.9}}%s}", extra);
     ck_assert_int_eq(nn_config_parse(&cfg, text, "test"), NN_OK);
     const char *name;
     ck_assert_int_eq(nn_config_string(cfg, "model.name", NULL, NULL, &name), NN_OK);
