@@ -26,8 +26,11 @@ static nn_status lenet_build(nn_model *m, nn_config *cfg)
         return nn_error(NN_ERR_INPUT, "lenet5: input %dx%d is too small (at least 12x12)",
                         in->height, in->width);
     nn_params *p = &m->params;
-    if (nn_conv2d_layer_init(&net->conv1, p, "conv1", in->channels, 6, 5, nn_conv2d_simple(1, 2), 1) ||
-        nn_conv2d_layer_init(&net->conv2, p, "conv2", 6, 16, 5, nn_conv2d_simple(1, 0), 1) ||
+    /* The ReLUs after the convolutions are fused into them. */
+    nn_conv2d_args conv1 = nn_conv2d_simple(1, 2), conv2 = nn_conv2d_simple(1, 0);
+    conv1.relu = conv2.relu = 1;
+    if (nn_conv2d_layer_init(&net->conv1, p, "conv1", in->channels, 6, 5, conv1, 1) ||
+        nn_conv2d_layer_init(&net->conv2, p, "conv2", 6, 16, 5, conv2, 1) ||
         nn_linear_layer_init(&net->fc1, p, "fc1", 16 * h * w, 120, 1) ||
         nn_linear_layer_init(&net->fc2, p, "fc2", 120, 84, 1) ||
         nn_linear_layer_init(&net->fc3, p, "fc3", 84, in->num_classes, 1))
@@ -39,8 +42,8 @@ static nn_status lenet_build(nn_model *m, nn_config *cfg)
 static nn_tensor *lenet_forward(nn_model *m, nn_tape *t, nn_tensor *x)
 {
     const lenet *net = m->impl;
-    x = nn_maxpool2d(t, nn_relu(t, nn_conv2d_layer_forward(&net->conv1, t, x)), 2, 2, 0);
-    x = nn_maxpool2d(t, nn_relu(t, nn_conv2d_layer_forward(&net->conv2, t, x)), 2, 2, 0);
+    x = nn_maxpool2d(t, nn_conv2d_layer_forward(&net->conv1, t, x), 2, 2, 0);
+    x = nn_maxpool2d(t, nn_conv2d_layer_forward(&net->conv2, t, x), 2, 2, 0);
     x = nn_flatten(t, x);
     x = nn_relu(t, nn_linear_layer_forward(&net->fc1, t, x));
     x = nn_relu(t, nn_linear_layer_forward(&net->fc2, t, x));

@@ -1,6 +1,8 @@
 /* Every op: finite-difference gradient check through the shared harness. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "autograd/gradcheck.h"
 #include "check_main.h"
@@ -81,15 +83,15 @@ typedef struct conv_case {
 } conv_case;
 
 static const conv_case conv_cases[] = {
-    {"conv2d 3x3 pad 1", 2, 3, 6, 5, 4, 3, {1, 1, 1, 1, 1, 1, 1}},
-    {"conv2d 5x5 pad 2 (lenet)", 2, 1, 8, 8, 3, 5, {1, 1, 2, 2, 1, 1, 1}},
-    {"conv2d stride 2", 2, 2, 7, 7, 3, 3, {2, 2, 1, 1, 1, 1, 1}},
-    {"conv2d stride 2x1 pad 0x2", 1, 2, 6, 5, 2, 3, {2, 1, 0, 2, 1, 1, 1}},
-    {"conv2d dilation 2", 2, 2, 7, 7, 2, 3, {1, 1, 2, 2, 2, 2, 1}},
-    {"conv2d groups 2", 2, 4, 5, 5, 6, 3, {1, 1, 1, 1, 1, 1, 2}},
-    {"conv2d depthwise", 2, 3, 5, 5, 3, 3, {1, 1, 1, 1, 1, 1, 3}},
-    {"conv2d 1x1", 3, 4, 4, 4, 5, 1, {1, 1, 0, 0, 1, 1, 1}},
-    {"conv2d 20 samples (3 chunks)", 20, 2, 4, 4, 2, 3, {1, 1, 1, 1, 1, 1, 1}},
+    {"conv2d 3x3 pad 1", 2, 3, 6, 5, 4, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    {"conv2d 5x5 pad 2 (lenet)", 2, 1, 8, 8, 3, 5, {1, 1, 2, 2, 1, 1, 1, 0}},
+    {"conv2d stride 2", 2, 2, 7, 7, 3, 3, {2, 2, 1, 1, 1, 1, 1, 0}},
+    {"conv2d stride 2x1 pad 0x2", 1, 2, 6, 5, 2, 3, {2, 1, 0, 2, 1, 1, 1, 0}},
+    {"conv2d dilation 2", 2, 2, 7, 7, 2, 3, {1, 1, 2, 2, 2, 2, 1, 0}},
+    {"conv2d groups 2", 2, 4, 5, 5, 6, 3, {1, 1, 1, 1, 1, 1, 2, 0}},
+    {"conv2d depthwise", 2, 3, 5, 5, 3, 3, {1, 1, 1, 1, 1, 1, 3, 0}},
+    {"conv2d 1x1", 3, 4, 4, 4, 5, 1, {1, 1, 0, 0, 1, 1, 1, 0}},
+    {"conv2d 20 samples (3 chunks)", 20, 2, 4, 4, 2, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
 };
 
 static nn_tensor *fn_conv(nn_tape *t, nn_tensor **in, void *ctx)
@@ -104,6 +106,64 @@ START_TEST(conv2d_gradient)
                         tu_random(&arena, 20 + _i, -1, 1, NN_SHAPE(cc->o, cc->c / cc->a.groups, cc->k, cc->k)),
                         tu_random(&arena, 30 + _i, -1, 1, NN_SHAPE(cc->o))};
     expect_gradcheck(cc->name, fn_conv, in, 3, (void *)&cc->a, 1e-2, 2e-3, 1e-2);
+}
+END_TEST
+
+/* The fused ReLU is checked against the two ops it replaces, each of which
+ * has its own gradient check: same output, same gradients. (A finite
+ * difference across the ReLU's kink would need a tolerance too loose to
+ * catch anything.) */
+START_TEST(conv2d_fused_relu_equals_conv_then_relu)
+{
+    static const conv_case cases[] = {
+        {"fused relu", 2, 3, 6, 5, 4, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
+        {"fused relu, groups 2, stride 2", 9, 4, 7, 7, 4, 3, {2, 2, 1, 1, 1, 1, 2, 1}},
+    };
+    const conv_case *cc = &cases[_i];
+    nn_tensor *x = tu_random(&arena, 90, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
+    nn_tensor *w = tu_random(&arena, 91, -1, 1, NN_SHAPE(cc->o, cc->c / cc->a.groups, cc->k, cc->k));
+    nn_tensor *b = tu_random(&arena, 92, -1, 1, NN_SHAPE(cc->o));
+    nn_tensor *in[3] = {x, w, b};
+    float *got[2][4];
+    for (int fused = 0; fused < 2; fused++) {
+        nn_arena step;
+        nn_arena_init(&step, "step", 0);
+        nn_tape t;
+        nn_tape_init(&t, &step, 1, 1);
+        for (int i = 0; i < 3; i++) {
+            in[i]->requires_grad = 1;
+            in[i]->grad = NULL;
+        }
+        nn_conv2d_args a = cc->a;
+        a.relu = fused;
+        nn_tensor *y = nn_conv2d(&t, x, w, b, a);
+        if (!fused) y = nn_relu(&t, y);
+        ck_assert_ptr_nonnull(y);
+        nn_tensor *dy = tu_random(&arena, 93, -1, 1, y->ndim, y->shape);
+        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
+        got[fused][3] = malloc(sizeof(float) * (size_t)y->numel);
+        memcpy(got[fused][3], y->data, sizeof(float) * (size_t)y->numel);
+        for (int i = 0; i < 3; i++) {
+            got[fused][i] = malloc(sizeof(float) * (size_t)in[i]->numel);
+            memcpy(got[fused][i], in[i]->grad, sizeof(float) * (size_t)in[i]->numel);
+            in[i]->grad = NULL;
+        }
+        if (fused) {
+            long ny = nn_shape_numel(y->ndim, y->shape), zeros = 0;
+            for (long j = 0; j < ny; j++) zeros += y->data[j] == 0.0f;
+            ck_assert_msg(zeros > ny / 5 && zeros < ny * 4 / 5, "%ld of %ld outputs clipped", zeros, ny);
+            ck_assert(tu_close("fused relu: output", got[1][3], got[0][3], ny, 1e-6, 1e-6));
+        }
+        nn_arena_deinit(&step);
+    }
+    const char *names[3] = {"fused relu: dx", "fused relu: dw", "fused relu: db"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert(tu_close(names[i], got[1][i], got[0][i], in[i]->numel, 1e-5, 1e-5));
+        free(got[0][i]);
+        free(got[1][i]);
+    }
+    free(got[0][3]);
+    free(got[1][3]);
 }
 END_TEST
 
@@ -264,6 +324,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, linear_forward_values);
     tcase_add_test(tc, linear_rejects_mismatched_shapes);
     tcase_add_loop_test(tc, conv2d_gradient, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 2);
     tcase_add_test(tc, conv2d_forward_values);
     tcase_add_test(tc, conv2d_rejects_channel_mismatch);
     tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);

@@ -75,8 +75,15 @@ int nn_tape_record(nn_tape *t, const nn_op_def *op, nn_tensor *out, nn_tensor *c
 static nn_status ensure_grad(nn_tape *t, nn_tensor *x)
 {
     if (x->grad) return NN_OK;
-    x->grad = nn_arena_calloc(t->arena, sizeof(float) * (size_t)x->numel);
-    return x->grad ? NN_OK : NN_ERR_RUNTIME;
+    float *g = NN_ARENA_NEW(t->arena, float, x->numel);
+    if (!g) return NN_ERR_RUNTIME;
+    /* Activation gradients run to megabytes: zero them on all threads. */
+    const int64_t n = x->numel, block = 1 << 14;
+    #pragma omp parallel for schedule(static) if (n > 4 * block)
+    for (int64_t at = 0; at < n; at += block)
+        memset(g + at, 0, sizeof(float) * (size_t)(n - at < block ? n - at : block));
+    x->grad = g;
+    return NN_OK;
 }
 
 nn_status nn_tape_backward(nn_tape *t, nn_tensor *loss)

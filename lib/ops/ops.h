@@ -35,12 +35,15 @@ typedef struct nn_conv2d_args {
     int pad_h, pad_w;
     int dilation_h, dilation_w;
     int groups;
+    int relu;          /* fuse max(y, 0) into the output (conv -> ReLU) */
 } nn_conv2d_args;
 
 /* Square stride/padding, no dilation, one group. */
 nn_conv2d_args nn_conv2d_simple(int stride, int pad);
 
-/* 2-d convolution (cross-correlation, as PyTorch).
+/* 2-d convolution (cross-correlation, as PyTorch), optionally followed by
+ * ReLU in the same pass (args.relu: the ReLU costs nothing there, and saves
+ * an activation and its gradient).
  * x: (N, C, H, W), w: (O, C/groups, KH, KW), b: (O) or NULL -> y: (N, O, OH, OW)
  * with OH = (H + 2 pad_h - dilation_h (KH - 1) - 1) / stride_h + 1. */
 nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv2d_args args);
