@@ -11,12 +11,21 @@ intra-op threads T (OpenMP: oneDNN convolutions, elementwise ops) and OpenBLAS
 threads B, set through openblas_set_num_threads on the libopenblas that torch
 actually loaded (found in /proc/self/maps).
 
-  torch_train.py --torch-threads 2 --blas-threads 1 --json   # one setting
-  torch_train.py --best                                      # fastest of four
+Wait policy: torch's OpenMP is libgomp, as is nnzoo's. With
+OMP_WAIT_POLICY=active, idle OpenMP threads spin instead of sleeping between
+parallel regions, which makes short steps much faster; nnzoo sets it for
+itself unless the user has. libgomp reads the variable once, as it loads, so
+it can only be chosen per process. So a full setting is (T, B, policy), with
+policy "default" (variable unset) or "active".
 
---best runs each setting in a fresh subprocess of this script, prints one
-human-readable line per setting on stderr and the fastest as one JSON line
-on stdout.
+  torch_train.py --torch-threads 2 --blas-threads 1 --json   # one setting,
+                                 # policy from the environment as it is
+  torch_train.py --best                                      # fastest of eight
+
+--best runs each setting in a fresh subprocess of this script, with
+OMP_WAIT_POLICY removed from ("default") or set in ("active") its environment,
+prints one human-readable line per setting on stderr and the fastest as one
+JSON line on stdout.
 
 Run it with Debian's /usr/bin/python3 (python3-torch), not a pyenv python.
 """
@@ -29,8 +38,20 @@ import subprocess
 import sys
 import time
 
-# (torch threads, OpenBLAS threads) tried by --best: the 2-core settings.
-SETTINGS = [(1, 1), (2, 2), (1, 2), (2, 1)]
+# (torch threads, OpenBLAS threads, OMP_WAIT_POLICY) tried by --best: the
+# 2-core settings. "default" means OMP_WAIT_POLICY unset.
+SETTINGS = [(t, b, policy)
+            for policy in ("default", "active")
+            for t, b in ((1, 1), (2, 2), (1, 2), (2, 1))]
+
+
+def wait_policy():
+    """OMP_WAIT_POLICY as this process's libgomp saw it ("default" if unset)."""
+    return os.environ.get("OMP_WAIT_POLICY", "default").lower()
+
+
+def setting_name(t, b, policy):
+    return "%d,%d,%s" % (t, b, policy)
 
 
 def lenet5(nn):
@@ -119,6 +140,7 @@ def run_one(args):
         "model": args.model,
         "torch_threads": args.torch_threads,
         "blas_threads": args.blas_threads,
+        "omp_wait_policy": wait_policy(),
         "batch": args.batch,
         "steps": args.steps,
         "ms_per_step": round(ms, 4),
@@ -130,33 +152,42 @@ def run_one(args):
     if args.json:
         print(json.dumps(res), flush=True)
     else:
-        print("%s T=%d B=%d: %.3f ms/step, %.0f samples/s"
-              % (args.model, args.torch_threads, args.blas_threads, ms, res["samples_per_s"]))
+        print("%s T=%d B=%d OMP_WAIT_POLICY=%s: %.3f ms/step, %.0f samples/s"
+              % (args.model, args.torch_threads, args.blas_threads, res["omp_wait_policy"],
+                 ms, res["samples_per_s"]))
     if loss != loss:
         sys.exit("torch_train.py: loss is NaN")
 
 
 def run_best(args):
     best = None
-    for t, b in SETTINGS:
+    for t, b, policy in SETTINGS:
+        name = setting_name(t, b, policy)
         env = dict(os.environ)
         # Belt and braces: the same counts for the pools as they start up.
         env["OMP_NUM_THREADS"] = str(t)
         env["OPENBLAS_NUM_THREADS"] = str(b)
+        # "default" must not inherit a policy from our own environment.
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy != "default":
+            env["OMP_WAIT_POLICY"] = policy
         cmd = [sys.executable, os.path.abspath(__file__), "--model", args.model,
                "--torch-threads", str(t), "--blas-threads", str(b),
                "--steps", str(args.steps), "--warmup", str(args.warmup),
                "--batch", str(args.batch), "--json"]
         out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, check=False)
         if out.returncode != 0:
-            sys.exit("torch_train.py: setting T=%d B=%d failed (exit %d)" % (t, b, out.returncode))
+            sys.exit("torch_train.py: setting %s failed (exit %d)" % (name, out.returncode))
         res = json.loads(out.stdout.decode().strip().splitlines()[-1])
-        print("pytorch %s T=%d B=%d: %8.3f ms/step %9.1f samples/s"
-              % (args.model, t, b, res["ms_per_step"], res["samples_per_s"]),
+        if res["omp_wait_policy"] != policy:
+            sys.exit("torch_train.py: setting %s ran with OMP_WAIT_POLICY %s"
+                     % (name, res["omp_wait_policy"]))
+        print("pytorch %s T=%d B=%d %-8s %8.3f ms/step %9.1f samples/s"
+              % (args.model, t, b, policy + ":", res["ms_per_step"], res["samples_per_s"]),
               file=sys.stderr, flush=True)
         if best is None or res["samples_per_s"] > best["samples_per_s"]:
             best = res
-    best["best_of"] = ["%d,%d" % s for s in SETTINGS]
+    best["best_of"] = [setting_name(*s) for s in SETTINGS]
     print(json.dumps(best), flush=True)
 
 
@@ -170,7 +201,8 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--json", action="store_true", help="print one JSON line")
     ap.add_argument("--best", action="store_true",
-                    help="run T,B in 1,1 / 2,2 / 1,2 / 2,1, each in a fresh process; "
+                    help="run T,B in 1,1 / 2,2 / 1,2 / 2,1, each with OMP_WAIT_POLICY "
+                         "unset and =active, each in a fresh process; "
                          "print the fastest as JSON")
     args = ap.parse_args()
     if args.steps <= 0 or args.batch <= 0 or args.warmup < 0:

@@ -213,6 +213,44 @@ START_TEST(maxpool2d_gradient)
 }
 END_TEST
 
+/* 2x2 stride 2 has its own (vectorized) path: check it against a plain
+ * reference on rows longer than one vector, odd widths, and many ties,
+ * where the first maximum in row-major order must win (and get the
+ * gradient). */
+START_TEST(maxpool2d_2x2_matches_reference)
+{
+    static const int widths[] = {5, 34, 41, 64};
+    int w = widths[_i], h = 6, ow = w / 2, oh = h / 2;
+    nn_tensor *x = tu_random(&arena, 100 + _i, 0, 1, NN_SHAPE(2, 3, h, w));
+    for (long j = 0; j < x->numel; j++) x->data[j] = (float)(int)(x->data[j] * 4); /* ties */
+    x->requires_grad = 1;
+    nn_tape t;
+    nn_tape_init(&t, &arena, 1, 1);
+    nn_tensor *y = nn_maxpool2d(&t, x, 2, 2, 0);
+    ck_assert_ptr_nonnull(y);
+    nn_tensor *dy = tu_random(&arena, 200 + _i, 1, 2, y->ndim, y->shape);
+    ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
+    float *want_y = calloc((size_t)y->numel, sizeof(float)), *want_dx = calloc((size_t)x->numel, sizeof(float));
+    for (int pl = 0; pl < 6; pl++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int best = (2 * oy) * w + 2 * ox;
+                for (int ky = 0; ky < 2; ky++)
+                    for (int kx = 0; kx < 2; kx++) {
+                        int at = (2 * oy + ky) * w + 2 * ox + kx;
+                        if (x->data[pl * h * w + at] > x->data[pl * h * w + best]) best = at;
+                    }
+                long o = (long)(pl * oh + oy) * ow + ox;
+                want_y[o] = x->data[pl * h * w + best];
+                want_dx[pl * h * w + best] += dy->data[o];
+            }
+    ck_assert(tu_close("maxpool2d 2x2 output", y->data, want_y, y->numel, 0, 0));
+    ck_assert(tu_close("maxpool2d 2x2 gradient", x->grad, want_dx, x->numel, 0, 0));
+    free(want_y);
+    free(want_dx);
+}
+END_TEST
+
 START_TEST(maxpool2d_forward_values)
 {
     float xd[16] = {1, 5, 2, 0, 3, 4, 8, 1, 0, 0, 1, 1, 9, 0, 1, 7}, want[4] = {5, 8, 9, 7};
@@ -328,6 +366,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, conv2d_forward_values);
     tcase_add_test(tc, conv2d_rejects_channel_mismatch);
     tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);
+    tcase_add_loop_test(tc, maxpool2d_2x2_matches_reference, 0, 4);
     tcase_add_test(tc, maxpool2d_forward_values);
     tcase_add_test(tc, relu_gradient);
     tcase_add_test(tc, flatten_gradient);

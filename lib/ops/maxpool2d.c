@@ -1,6 +1,10 @@
 /* 2-d max pooling; forward keeps each output's argmax for the backward. */
 #include "ops/ops.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 
 
 typedef struct pool_geom {
@@ -21,7 +25,37 @@ static inline int beats(float v, float best) { return (v > best) | ((v != v) & (
 static void pool2x2_row(float *restrict y, int32_t *restrict argmax, const float *restrict r0,
                         const float *restrict r1, int base, int w, int ow)
 {
-    for (int ox = 0; ox < ow; ox++) {
+    int ox = 0;
+#if defined(__AVX512F__)
+    /* 16 outputs at a time: split 32 inputs of each row into even and odd
+     * columns, then the same tournament with compare masks and blends. */
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+    for (; ox < ow; ox += 16) {
+        int n = ow - ox < 16 ? ow - ox : 16;
+        __mmask16 m = (__mmask16)((1u << n) - 1u);
+        /* 2n inputs per row, as two 16-lane halves. */
+        __mmask16 lo = (__mmask16)(n >= 8 ? 0xffffu : (1u << (2 * n)) - 1u);
+        __mmask16 hi = (__mmask16)(n > 8 ? (1u << (2 * n - 16)) - 1u : 0u);
+        __m512 p0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ox), p1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ox + 16);
+        __m512 q0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ox), q1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ox + 16);
+        __m512 a = _mm512_permutex2var_ps(p0, even, p1), b = _mm512_permutex2var_ps(p0, odd, p1);
+        __m512 c = _mm512_permutex2var_ps(q0, even, q1), d = _mm512_permutex2var_ps(q0, odd, q1);
+        __mmask16 ab = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ), cd = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
+        __m512 top = _mm512_mask_blend_ps(ab, a, b), bottom = _mm512_mask_blend_ps(cd, c, d);
+        __mmask16 down = _mm512_cmp_ps_mask(bottom, top, _CMP_GT_OQ);
+        _mm512_mask_storeu_ps(y + ox, m, _mm512_mask_blend_ps(down, top, bottom));
+        if (argmax) {
+            __m512i at = _mm512_add_epi32(_mm512_set1_epi32(base + 2 * ox), lane2);
+            __mmask16 right = (__mmask16)((down & cd) | (~down & ab));
+            at = _mm512_mask_add_epi32(at, right, at, _mm512_set1_epi32(1));
+            at = _mm512_mask_add_epi32(at, down, at, _mm512_set1_epi32(w));
+            _mm512_mask_storeu_epi32(argmax + ox, m, at);
+        }
+    }
+#endif
+    for (; ox < ow; ox++) {
         float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
         float top = b > a ? b : a, bottom = d > c ? d : c;
         y[ox] = bottom > top ? bottom : top;
