@@ -26,6 +26,21 @@ static inline void nn_row_copy(float *restrict d, const float *restrict s, int n
 #endif
 }
 
+/* The sum of s[0..n), in 16 interleaved partial sums added in lane order:
+ * vectorizable (a single running sum is a chain of dependent adds), and the
+ * same with or without AVX-512. */
+static inline float nn_row_sum(const float *s, long n)
+{
+    float lanes[16] = {0};
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) lanes[l] += s[i + l];
+    for (int l = 0; i + l < n; l++) lanes[l] += s[i + l];
+    float sum = 0.0f;
+    for (int l = 0; l < 16; l++) sum += lanes[l];
+    return sum;
+}
+
 /* d[0..n) = 0 */
 static inline void nn_row_zero(float *d, int n)
 {

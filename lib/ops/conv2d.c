@@ -105,52 +105,74 @@ static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int 
 /* The adjoint of im2col: adds each column entry back onto its input pixel.
  *
  * Written as a gather, one dx row (and, with AVX-512, 16 pixels) at a time:
- * every (ki, kj) tap that lands on the row is summed in a register, then
- * added to dx once. Adding tap by tap into dx instead means read-modify-
- * writes at places shifted by one pixel, which stall on store forwarding.
- * Both paths sum each pixel's taps in the same (ki, kj) order, so they give
+ * the taps of each kernel row are summed in a register of their own (so the
+ * kernel rows are independent chains of adds), those sums are added in
+ * kernel-row order, and the total goes into dx once. Adding tap by tap into
+ * dx instead means read-modify-writes at places shifted by one pixel, which
+ * stall on store forwarding. Both paths add in the same order, so they give
  * identical results. Horizontal stride 1 only; col2im_strided does the rest. */
-static void col2im_row(float *d, const float *cols, int ld, const conv_geom *q, int ci, int iy,
-                       long col0)
+
+/* For one block of 16 pixels [x0, x0 + 16) of a row: per kernel column kj,
+ * which pixels have a tap (mask) and where their column entries start. */
+typedef struct tap_lanes {
+    unsigned mask[32];
+    int shift[32];     /* column entry of pixel x0 is at oy * ow + shift */
+} tap_lanes;
+
+static int tap_lanes_fit(const conv_geom *q) { return q->kw <= 32 && q->kh <= 32; }
+
+static void tap_lanes_init(tap_lanes *t, const conv_geom *q, int x0)
 {
     const nn_conv2d_args *a = &q->a;
-#if defined(__AVX512F__)
-    for (int x0 = 0; x0 < q->w; x0 += 16) {
-        __m512 acc = _mm512_setzero_ps();
-        for (int ki = 0; ki < q->kh; ki++) {
-            int oy = iy + a->pad_h - ki * a->dilation_h;
-            if (oy < 0 || oy % a->stride_h || (oy /= a->stride_h) >= q->oh) continue;
-            for (int kj = 0; kj < q->kw; kj++) {
-                /* Pixel x takes output column x - ix0 of this tap's row. */
-                int ix0 = -a->pad_w + kj * a->dilation_w;
-                int lo = x0 > ix0 ? x0 : ix0, hi = x0 + 16;
-                if (hi > ix0 + q->ow) hi = ix0 + q->ow;
-                if (hi > q->w) hi = q->w;
-                if (lo >= hi) continue;
-                __mmask16 m = (__mmask16)(((1u << (hi - lo)) - 1u) << (lo - x0));
-                const float *sr = cols + (long)((ci * q->kh + ki) * q->kw + kj) * ld + col0 +
-                                  (long)oy * q->ow - ix0 + x0;
-                /* Masked-off lanes are not read, so sr may point outside. */
-                acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(m, sr));
-            }
-        }
-        int n = q->w - x0 < 16 ? q->w - x0 : 16;
-        __mmask16 m = (__mmask16)((1u << n) - 1u);
-        _mm512_mask_storeu_ps(d + x0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + x0), acc));
+    for (int kj = 0; kj < q->kw; kj++) {
+        /* Pixel x takes output column x - ix0 of this tap's row. */
+        int ix0 = -a->pad_w + kj * a->dilation_w;
+        int lo = x0 > ix0 ? x0 : ix0, hi = x0 + 16;
+        if (hi > ix0 + q->ow) hi = ix0 + q->ow;
+        if (hi > q->w) hi = q->w;
+        t->mask[kj] = lo < hi ? ((1u << (hi - lo)) - 1u) << (lo - x0) : 0u;
+        t->shift[kj] = x0 - ix0;
     }
+}
+
+static void col2im_row(float *d, const float *cols, int ld, const conv_geom *q, int ci, int iy,
+                       long col0, int x0, const tap_lanes *t)
+{
+    const nn_conv2d_args *a = &q->a;
+    const float *taps = cols + (long)ci * q->kh * q->kw * ld + col0;
+#if defined(__AVX512F__)
+    __m512 acc[32];
+    int rows = 0;
+    for (int ki = 0; ki < q->kh; ki++) {
+        int oy = iy + a->pad_h - ki * a->dilation_h;
+        if (oy < 0 || oy % a->stride_h || (oy /= a->stride_h) >= q->oh) continue;
+        __m512 sum = _mm512_setzero_ps();
+        for (int kj = 0; kj < q->kw; kj++) {
+            const float *sr = taps + (long)(ki * q->kw + kj) * ld + (long)oy * q->ow + t->shift[kj];
+            /* Masked-off lanes are not read, so sr may point outside. */
+            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps((__mmask16)t->mask[kj], sr));
+        }
+        acc[rows++] = sum;
+    }
+    __m512 total = _mm512_setzero_ps();
+    for (int r = 0; r < rows; r++) total = _mm512_add_ps(total, acc[r]);
+    int n = q->w - x0 < 16 ? q->w - x0 : 16;
+    __mmask16 m = (__mmask16)((1u << n) - 1u);
+    _mm512_mask_storeu_ps(d + x0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + x0), total));
 #else
-    for (int x = 0; x < q->w; x++) {
-        float acc = 0.0f;
+    int n = q->w - x0 < 16 ? q->w - x0 : 16;
+    for (int l = 0; l < n; l++) {
+        float total = 0.0f;
         for (int ki = 0; ki < q->kh; ki++) {
             int oy = iy + a->pad_h - ki * a->dilation_h;
             if (oy < 0 || oy % a->stride_h || (oy /= a->stride_h) >= q->oh) continue;
-            for (int kj = 0; kj < q->kw; kj++) {
-                int ox = x + a->pad_w - kj * a->dilation_w;
-                if (ox < 0 || ox >= q->ow) continue;
-                acc += cols[(long)((ci * q->kh + ki) * q->kw + kj) * ld + col0 + (long)oy * q->ow + ox];
-            }
+            float sum = 0.0f;
+            for (int kj = 0; kj < q->kw; kj++)
+                if (t->mask[kj] >> l & 1u)
+                    sum += taps[(long)(ki * q->kw + kj) * ld + (long)oy * q->ow + t->shift[kj] + l];
+            total += sum;
         }
-        d[x] += acc;
+        d[x0 + l] += total;
     }
 #endif
 }
@@ -182,11 +204,16 @@ static void col2im(float *dx, const float *cols, int ld, const conv_geom *q, int
         long col0 = (long)i * q->p;
         for (int ci = 0; ci < q->cg; ci++) {
             float *plane = xs + (long)ci * q->h * q->w;
-            if (q->a.stride_w != 1) {
+            if (q->a.stride_w != 1 || !tap_lanes_fit(q)) {
                 col2im_strided(plane, cols, ld, q, ci, col0);
                 continue;
             }
-            for (int iy = 0; iy < q->h; iy++) col2im_row(plane + (long)iy * q->w, cols, ld, q, ci, iy, col0);
+            for (int x0 = 0; x0 < q->w; x0 += 16) {
+                tap_lanes t;
+                tap_lanes_init(&t, q, x0);
+                for (int iy = 0; iy < q->h; iy++)
+                    col2im_row(plane + (long)iy * q->w, cols, ld, q, ci, iy, col0, x0, &t);
+            }
         }
     }
 }
@@ -267,11 +294,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                         part_w + (long)g * q->og * q->k, q->og);
             }
             if (db)
-                for (int oc = 0; oc < q->og; oc++) {
-                    float sum = 0.0f;
-                    for (int j = 0; j < ld; j++) sum += dyc[(long)oc * ld + j];
-                    part_b[g * q->og + oc] = sum;
-                }
+                for (int oc = 0; oc < q->og; oc++) part_b[g * q->og + oc] = nn_row_sum(dyc + (long)oc * ld, ld);
             if (dx) {
                 nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyc, ld,
                         0.0f, dcols, ld);
