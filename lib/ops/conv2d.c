@@ -68,6 +68,31 @@ static void valid_columns(int ix0, int stride, int ow, int w, int *lo, int *hi)
     if (*lo > *hi) *lo = *hi;
 }
 
+#if defined(__AVX512F__)
+/* One cols row (one tap) of one sample for horizontal stride 1 and rows of
+ * at most 32 outputs: each output row is one or two masked loads of the
+ * pixels inside the image and full-width masked stores, so the padding
+ * lanes come out zero with no separate fill. */
+static void im2col_row_avx512(float *dst, const float *plane, const conv_geom *q, int ki, int ix0,
+                              int lo, int hi)
+{
+    const nn_conv2d_args *a = &q->a;
+    unsigned in = lo < hi ? ((1u << (hi - lo)) - 1u) << lo : 0u;   /* lanes inside, of 32 */
+    unsigned out = q->ow == 32 ? 0xffffffffu : (1u << q->ow) - 1u;
+    __mmask16 in0 = (__mmask16)in, in1 = (__mmask16)(in >> 16);
+    __mmask16 out0 = (__mmask16)out, out1 = (__mmask16)(out >> 16);
+    for (int oy = 0; oy < q->oh; oy++) {
+        int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
+        float *d = dst + oy * q->ow;
+        int inside = iy >= 0 && iy < q->h;
+        /* Masked-off lanes are not read, so src may point before the row. */
+        const float *src = plane + (inside ? (long)iy * q->w : 0) + ix0;
+        _mm512_mask_storeu_ps(d, out0, _mm512_maskz_loadu_ps(inside ? in0 : 0, src));
+        if (out1) _mm512_mask_storeu_ps(d + 16, out1, _mm512_maskz_loadu_ps(inside ? in1 : 0, src + 16));
+    }
+}
+#endif
+
 /* Unrolls group `g` of samples [n0, n0 + s) into cols (k rows, ld columns;
  * sample i fills columns [i p, (i + 1) p)). Out-of-image taps are zero. */
 static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int n0, int s, int g)
@@ -83,6 +108,12 @@ static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int 
                     const float *plane = xs + (long)ci * q->h * q->w;
                     int ix0 = -a->pad_w + kj * a->dilation_w, lo, hi;
                     valid_columns(ix0, a->stride_w, q->ow, q->w, &lo, &hi);
+#if defined(__AVX512F__)
+                    if (a->stride_w == 1 && q->ow <= 32) {
+                        im2col_row_avx512(dst, plane, q, ki, ix0, lo, hi);
+                        continue;
+                    }
+#endif
                     for (int oy = 0; oy < q->oh; oy++) {
                         int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
                         float *d = dst + oy * q->ow;
