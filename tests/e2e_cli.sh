@@ -74,9 +74,13 @@ grep -q '"test_accuracy"' "$T/a/metrics.jsonl" && grep -q '"val_accuracy"' "$T/a
     && ok "epoch lines carry accuracies and time" || bad "epoch lines carry accuracies and time"
 acc=$("$NNZOO" eval $CFG "${SMALL[@]}" --checkpoint "$T/a/last.safetensors" --json | sed -n 's/.*"accuracy": \([0-9.]*\).*/\1/p')
 last_test=$(grep '"epoch": 2,' "$T/a/metrics.jsonl" | sed -n 's/.*"test_accuracy": \([0-9.]*\).*/\1/p')
-# 2 epochs on 2500 images: well above chance (0.10); a broken gradient stays near it.
-if awk -v a="$acc" 'BEGIN { exit !(a > 0.60) }'; then ok "eval --json: test accuracy $acc > 0.60"; else bad "eval --json accuracy" "got '$acc'"; fi
-[ "$acc" = "$last_test" ] && ok "eval agrees with the run's last test accuracy" || bad "eval agrees with the run" "eval $acc, metrics $last_test"
+[ -n "$acc" ] && [ "$acc" = "$last_test" ] && ok "eval --json agrees with the run's last test accuracy ($acc)" || bad "eval agrees with the run" "eval $acc, metrics $last_test"
+
+# --- learning: 2 epochs on 19000 images reach 0.83 test accuracy here (seeded,
+# the same on any thread count); a broken gradient or loader stays far below.
+"$NNZOO" train $CFG -o "$T/acc" --set data.train_limit=20000 --set data.val_size=1000 --set train.epochs=2 2>/dev/null
+acc=$(grep '"epoch": 2,' "$T/acc/metrics.jsonl" | sed -n 's/.*"test_accuracy": \([0-9.]*\).*/\1/p')
+if awk -v a="$acc" 'BEGIN { exit !(a >= 0.80) }'; then ok "2 epochs on 19000 images: test accuracy $acc >= 0.80"; else bad "test accuracy after 2 epochs" "got '$acc', expected >= 0.80"; fi
 "$NNZOO" eval $CFG "${SMALL[@]}" --checkpoint "$T/a/last.safetensors" --split val --json | grep -q '"split": "val", "loss": [0-9.]*, "accuracy": [0-9.]*, "samples": 500' \
     && ok "eval --split val" || bad "eval --split val"
 expect_error "refuses to train over a run" 2 "already holds a run" -- "$NNZOO" train $CFG -o "$T/a" "${SMALL[@]}"
