@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 
 #include "core/rng.h"
+#include "io/safetensors.h"
+
+#include <check.h>
 
 nn_tensor *tu_random(nn_arena *a, uint64_t seed, float lo, float hi, int ndim, const int *shape)
 {
@@ -69,4 +72,24 @@ char *tu_run(const char *cmd, int *status)
     int st = pclose(p);
     *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return buf;
+}
+
+struct nn_safetensors *tu_golden_open(const char *path)
+{
+    nn_safetensors *f = NULL;
+    nn_status st = nn_safetensors_open(&f, path);
+    ck_assert_msg(st == NN_OK, "golden values: %s (regenerate with the script in tests/golden/)",
+                  nn_error_message());
+    return f;
+}
+
+float *tu_golden(const struct nn_safetensors *f, const char *name, long *n)
+{
+    int ndim, shape[8];
+    ck_assert_msg(nn_safetensors_shape(f, name, &ndim, shape) == 0, "golden values: no tensor `%s`", name);
+    long count = nn_shape_numel(ndim, shape);
+    float *data = malloc(sizeof(float) * (size_t)(count > 0 ? count : 1));
+    ck_assert_int_eq(nn_safetensors_read(f, name, ndim, shape, data), NN_OK);
+    *n = count;
+    return data;
 }

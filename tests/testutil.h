@@ -19,6 +19,14 @@ nn_tensor *tu_distinct(nn_arena *a, uint64_t seed, float gap, int ndim, const in
 int tu_close(const char *what, const float *got, const float *want, long n, double atol,
              double rtol);
 
+/* Golden values from tests/golden/*.safetensors (written by the PyTorch
+ * scripts there). tu_golden_open aborts the test with a clear message if
+ * the file is missing; tu_golden returns tensor `name` as malloc'd floats
+ * (numel in *n), failing the test if it is absent. */
+struct nn_safetensors;
+struct nn_safetensors *tu_golden_open(const char *path);
+float *tu_golden(const struct nn_safetensors *f, const char *name, long *n);
+
 /* Runs a shell command and returns its output (malloc'd) and exit status. */
 char *tu_run(const char *cmd, int *status);
 

@@ -602,6 +602,15 @@ static const st_entry *find(const nn_safetensors *f, const char *name)
 
 int nn_safetensors_has(const nn_safetensors *f, const char *name) { return find(f, name) != NULL; }
 
+int nn_safetensors_shape(const nn_safetensors *f, const char *name, int *ndim, int shape[8])
+{
+    const st_entry *e = find(f, name);
+    if (!e) return -1;
+    *ndim = e->ndim;
+    for (int i = 0; i < e->ndim; i++) shape[i] = e->shape[i];
+    return 0;
+}
+
 nn_status nn_safetensors_read(const nn_safetensors *f, const char *name, int ndim,
                               const int *shape, float *dst)
 {

@@ -50,6 +50,9 @@ const char *nn_safetensors_meta(const nn_safetensors *f, const char *key);
 /* 1 if a tensor of that name exists. */
 int nn_safetensors_has(const nn_safetensors *f, const char *name);
 
+/* The shape of tensor `name` (at most 8 dimensions); -1 if there is none. */
+int nn_safetensors_shape(const nn_safetensors *f, const char *name, int *ndim, int shape[8]);
+
 /* Copies tensor `name` into dst after checking it exists, is F32 and has
  * exactly the given shape; errors name the file, tensor, found and expected. */
 nn_status nn_safetensors_read(const nn_safetensors *f, const char *name, int ndim,
