@@ -19,7 +19,7 @@ nn_tensor *tu_distinct(nn_arena *a, uint64_t seed, float gap, int ndim, const in
 int tu_close(const char *what, const float *got, const float *want, long n, double atol,
              double rtol);
 
-/* Golden values from tests/golden/*.safetensors (written by the PyTorch
+/* Golden values from the .safetensors files in tests/golden/ (written by the PyTorch
  * scripts there). tu_golden_open aborts the test with a clear message if
  * the file is missing; tu_golden returns tensor `name` as malloc'd floats
  * (numel in *n), failing the test if it is absent. */
