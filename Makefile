@@ -10,7 +10,7 @@ WERROR  ?=
 SAN     ?=
 BUILD   ?= build
 BLAS_INC = -I/usr/include/x86_64-linux-gnu/openblas-pthread
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) $(OPT) -fopenmp -g $(SAN) \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) $(OPT) -fno-math-errno -fopenmp -g $(SAN) \
            $(BLAS_INC) -I/usr/include/cjson -MMD -MP
 LDLIBS  += -lopenblas -lcjson -lz -lpng -ljpeg -lm -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm)

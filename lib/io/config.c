@@ -469,6 +469,53 @@ nn_status nn_config_bool(nn_config *c, const char *path, int def, int *out)
     return NN_OK;
 }
 
+static int in_range(double x, double min, double max, int open)
+{
+    return (open & NN_CONFIG_OPEN_MIN ? x > min : x >= min) &&
+           (open & NN_CONFIG_OPEN_MAX ? x < max : x <= max);
+}
+
+/* "an array of 2 numbers in [0, 1)", or "... in (0, 1) and (1, 10]". */
+static void expected_numbers(int n, const double *min, const double *max, int open, char *buf,
+                             size_t size)
+{
+    int same = 1;
+    for (int i = 1; i < n; i++) same &= min[i] == min[0] && max[i] == max[0];
+    size_t len = (size_t)snprintf(buf, size, "an array of %d number%s in", n, n == 1 ? "" : "s");
+    for (int i = 0; i < (same ? 1 : n) && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s %c%g, %g%c",
+                                i == 0 ? "" : i == n - 1 ? " and" : ",",
+                                open & NN_CONFIG_OPEN_MIN ? '(' : '[', min[i], max[i],
+                                open & NN_CONFIG_OPEN_MAX ? ')' : ']');
+}
+
+nn_status nn_config_numbers(nn_config *c, const char *path, int n, const double *def,
+                            const double *min, const double *max, int open, double *out)
+{
+    enum { MAX_N = 16 };
+    NN_ASSERT(n >= 1 && n <= MAX_N);
+    for (int i = 0; i < n; i++) NN_ASSERT(in_range(def[i], min[i], max[i], open));
+    cJSON *v = NULL;
+    NN_TRY(ask(c, path, &v));
+    if (!v) {
+        NN_TRY(insert(c, path, cJSON_CreateDoubleArray(def, n)));
+        for (int i = 0; i < n; i++) out[i] = def[i];
+        return NN_OK;
+    }
+    char expected[256];
+    expected_numbers(n, min, max, open, expected, sizeof expected);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n) return found_error(c, path, expected, v);
+    double x[MAX_N];
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !in_range(e->valuedouble, min[i], max[i], open))
+            return found_error(c, path, expected, v);
+        x[i] = e->valuedouble;
+    }
+    for (i = 0; i < n; i++) out[i] = x[i];
+    return NN_OK;
+}
+
 /* "one of a, b, c" (or "a string" without choices). */
 static void expected_string(const char *const *choices, char *buf, size_t size)
 {

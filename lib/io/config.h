@@ -42,6 +42,19 @@ nn_status nn_config_number(nn_config *c, const char *path, double def, double mi
                            double *out);
 nn_status nn_config_bool(nn_config *c, const char *path, int def, int *out);
 
+/* nn_config_numbers `open`: ends excluded from every element's range. */
+enum { NN_CONFIG_OPEN_MIN = 1, NN_CONFIG_OPEN_MAX = 2 };
+
+/* An array of exactly n numbers, as PyTorch's tuples ("betas": [0.9, 0.999]),
+ * element i in [min[i], max[i]], except the ends that `open` excludes; the
+ * defaults when absent. On error `out` is untouched and the message names
+ * the path, the ranges and what was found:
+ * "<file>: train.optimizer.betas: expected an array of 2 numbers in [0, 1),
+ * found [0.9,1]", or with ranges that differ, "... in (0, 1) and (1, 1e+06),
+ * found ...". */
+nn_status nn_config_numbers(nn_config *c, const char *path, int n, const double *def,
+                            const double *min, const double *max, int open, double *out);
+
 /* String getter. def == NULL makes the key required. When `choices` is not
  * NULL (NULL-terminated list) the value must be one of them, and the error
  * lists them. The returned string lives as long as the config. */

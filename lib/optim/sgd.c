@@ -4,6 +4,8 @@
  *   buf = g on the first step, else momentum * buf + (1 - dampening) * g
  *   g = g + momentum * buf (Nesterov) or buf
  *   p -= lr * g */
+#include <math.h>
+
 #include "optim/optimizer.h"
 
 enum { LR, MOMENTUM, DAMPENING, WEIGHT_DECAY, NESTEROV };
@@ -18,22 +20,32 @@ static const nn_hparam sgd_hparams[] = {
 
 static const char *const sgd_state[] = {"momentum_buffer"};
 
+static int sgd_check(const double *hp, const char **why)
+{
+    if (hp[NESTEROV] != 0.0 && (hp[MOMENTUM] <= 0.0 || hp[DAMPENING] != 0.0)) {
+        *why = "Nesterov momentum needs momentum > 0 and dampening 0 (as in torch.optim.SGD)";
+        return NESTEROV;
+    }
+    return -1;
+}
+
 static void sgd_step(nn_optimizer *o)
 {
+    /* Scalars are rounded to float32 as ATen does, 1 - dampening first. */
     const float lr = (float)o->lr, momentum = (float)o->hp[MOMENTUM];
-    const float dampening = (float)o->hp[DAMPENING], wd = (float)o->hp[WEIGHT_DECAY];
+    const float keep = (float)(1.0 - o->hp[DAMPENING]), wd = (float)o->hp[WEIGHT_DECAY];
     const int nesterov = o->hp[NESTEROV] != 0.0, first = o->steps == 0;
     float *p = o->params->values, *buf = o->state[0];
     const float *grad = o->params->grads;
     const int64_t n = o->params->total;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if (n > NN_OPTIM_MIN_PARALLEL)
     for (int64_t i = 0; i < n; i++) {
-        float g = grad[i] + wd * p[i];
+        float g = fmaf(wd, p[i], grad[i]);
         if (momentum != 0.0f) {
-            buf[i] = first ? g : momentum * buf[i] + (1.0f - dampening) * g;
-            g = nesterov ? g + momentum * buf[i] : buf[i];
+            buf[i] = first ? g : fmaf(keep, g, buf[i] * momentum);
+            g = nesterov ? fmaf(momentum, buf[i], g) : buf[i];
         }
-        p[i] -= lr * g;
+        p[i] = fmaf(-lr, g, p[i]);
     }
     o->steps++;
 }
@@ -44,5 +56,6 @@ const nn_optimizer_def nn_optimizer_sgd = {
     .n_hparams = (int)(sizeof sgd_hparams / sizeof sgd_hparams[0]),
     .state_names = sgd_state,
     .n_state = 1,
+    .check = sgd_check,
     .step = sgd_step,
 };

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,8 @@ nn_status nn_checkpoint_save(const char *path, const nn_params *p, const nn_opti
             t[k++] = (nn_st_tensor){name, o->state[j] + (x->data - p->values), x->ndim, x->shape};
         }
     char epoch[32], epoch_step[32], step[32], best[32], rng[40], opt_steps[32];
-    nn_st_meta meta[10];
+    char scalar_keys[NN_OPTIM_MAX_SCALARS][96], scalars[NN_OPTIM_MAX_SCALARS][32];
+    nn_st_meta meta[10 + NN_OPTIM_MAX_SCALARS];
     int m = 0;
     meta[m++] = (nn_st_meta){"format", NN_CHECKPOINT_FORMAT};
     if (config_json) meta[m++] = (nn_st_meta){"config", config_json};
@@ -58,6 +60,12 @@ nn_status nn_checkpoint_save(const char *path, const nn_params *p, const nn_opti
         snprintf(opt_steps, sizeof opt_steps, "%" PRId64, o->steps);
         meta[m++] = (nn_st_meta){"optimizer", o->def->name};
         meta[m++] = (nn_st_meta){"optimizer_steps", opt_steps};
+        /* Scalar state (NAdam's mu_product): %.17g reads back to the same double. */
+        for (int j = 0; j < o->def->n_scalars; j++) {
+            snprintf(scalar_keys[j], sizeof scalar_keys[j], "optimizer.%s", o->def->scalar_names[j]);
+            snprintf(scalars[j], sizeof scalars[j], "%.17g", o->scalar[j]);
+            meta[m++] = (nn_st_meta){scalar_keys[j], scalars[j]};
+        }
     }
     nn_status st = nn_safetensors_write(path, t, k, meta, m);
     free(t);
@@ -108,6 +116,21 @@ nn_status nn_checkpoint_load(const char *path, nn_params *p, nn_optimizer *o, nn
                 state_key(key, sizeof key, o->def->state_names[j], x->name);
                 st = nn_safetensors_read(f, key, x->ndim, x->shape, o->state[j] + (x->data - p->values));
             }
+        for (int j = 0; j < o->def->n_scalars && st == NN_OK; j++) {
+            char key[96];
+            snprintf(key, sizeof key, "optimizer.%s", o->def->scalar_names[j]);
+            const char *v = nn_safetensors_meta(f, key);
+            char *end = NULL;
+            double x = v ? strtod(v, &end) : 0.0;
+            if (!v)
+                st = nn_error(NN_ERR_INPUT, "%s: no `%s` in its metadata (%s's state)", path, key,
+                              o->def->name);
+            else if (end == v || *end || !isfinite(x))
+                st = nn_error(NN_ERR_INPUT, "%s: metadata `%s` is \"%s\", expected a finite number",
+                              path, key, v);
+            else
+                o->scalar[j] = x;
+        }
     }
     if (st == NN_OK && s) {
         int64_t epoch = 0, epoch_step = 0, step = 0;

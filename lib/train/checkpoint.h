@@ -2,7 +2,8 @@
  * state_dict names, the optimizer's state buffers as
  * `optimizer.<state>.<param>` (e.g. optimizer.momentum_buffer.conv1.weight),
  * and in __metadata__ the resolved config, the position in training, the
- * optimizer's name and step count, and the RNG state: everything --resume
+ * optimizer's name, step count and scalar state (`optimizer.<scalar>`, e.g.
+ * optimizer.mu_product for NAdam), and the RNG state: everything --resume
  * needs to continue bit for bit. Written atomically. */
 #ifndef NN_TRAIN_CHECKPOINT_H
 #define NN_TRAIN_CHECKPOINT_H

@@ -8,6 +8,7 @@
 #include "io/config.h"
 #include "ops/ops.h"
 #include "core/clock.h"
+#include "optim/clip.h"
 #include "train/progress.h"
 
 /* RNG streams: parameter init and stochastic ops draw apart. */
@@ -44,11 +45,19 @@ static nn_status read_settings(nn_run_settings *s, nn_config *cfg, const nn_data
     return NN_OK;
 }
 
-static nn_status read_optimizer(nn_optimizer *o, nn_config *cfg, nn_params *p)
+/* train.optimizer.*: the optimizer and its hyperparameters, checked as
+ * torch.optim checks them; and what happens to the gradients between
+ * backward and the step: train.l1, train.clip_grad_value, train.clip_grad_norm
+ * (0: off). */
+static nn_status read_optimizer(nn_optimizer *o, nn_run_settings *s, nn_config *cfg, nn_params *p)
 {
-    const char *names[16];
+    enum { MAX_NAMES = 32 };
+    const char *names[MAX_NAMES + 1];
     int n = 0;
-    for (; nn_optimizers[n] && n < 15; n++) names[n] = nn_optimizers[n]->name;
+    for (; nn_optimizers[n]; n++) {
+        NN_ASSERT(n < MAX_NAMES);
+        names[n] = nn_optimizers[n]->name;
+    }
     names[n] = NULL;
     const char *name;
     NN_TRY(nn_config_string(cfg, "train.optimizer.name", "sgd", names, &name));
@@ -62,11 +71,36 @@ static nn_status read_optimizer(nn_optimizer *o, nn_config *cfg, nn_params *p)
             int b;
             NN_TRY(nn_config_bool(cfg, path, h->def != 0.0, &b));
             hp[i] = b;
+        } else if (h->type == NN_HPARAM_PAIR) {
+            /* The pair is this entry and the next (NN_HPARAM_PAIR_SECOND). */
+            const double defaults[2] = {h[0].def, h[1].def};
+            const double min[2] = {h[0].min, h[1].min}, max[2] = {h[0].max, h[1].max};
+            const int open = (h->open & NN_HPARAM_OPEN_MIN ? NN_CONFIG_OPEN_MIN : 0) |
+                             (h->open & NN_HPARAM_OPEN_MAX ? NN_CONFIG_OPEN_MAX : 0);
+            NN_TRY(nn_config_numbers(cfg, path, 2, defaults, min, max, open, &hp[i]));
+            i++;
         } else {
             NN_TRY(nn_config_number(cfg, path, h->def, h->min, h->max, &hp[i]));
         }
     }
+    const char *why = NULL;
+    const int bad = def->check ? def->check(hp, &why) : -1;
+    if (bad >= 0)
+        return nn_error(NN_ERR_INPUT, "%s: train.optimizer.%s: %s", nn_config_origin(cfg),
+                        def->hparams[bad].name, why);
+    NN_TRY(nn_config_number(cfg, "train.l1", 0.0, 0.0, 1e6, &s->l1));
+    NN_TRY(nn_config_number(cfg, "train.clip_grad_value", 0.0, 0.0, 1e6, &s->clip_grad_value));
+    NN_TRY(nn_config_number(cfg, "train.clip_grad_norm", 0.0, 0.0, 1e6, &s->clip_grad_norm));
     return nn_optimizer_init(o, def, p, hp);
+}
+
+/* Between backward and the update: the L1 penalty's gradient, then clipping
+ * by value, then by norm, as a PyTorch loop would do them. */
+static void treat_gradients(const nn_run_settings *s, nn_params *p)
+{
+    if (s->l1 > 0.0) nn_clip_add_l1(p, (float)s->l1);
+    if (s->clip_grad_value > 0.0) nn_clip_grad_value(p, (float)s->clip_grad_value);
+    if (s->clip_grad_norm > 0.0) nn_clip_grad_norm(p, (float)s->clip_grad_norm);
 }
 
 static nn_status load_data(nn_run *r, nn_config *cfg)
@@ -114,7 +148,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
     nn_rng init_rng;
     nn_rng_seed(&init_rng, r->set.seed, STREAM_INIT);
     NN_TRY(nn_params_finalize(&m->params, &init_rng));
-    NN_TRY(read_optimizer(&r->opt, cfg, &m->params));
+    NN_TRY(read_optimizer(&r->opt, &r->set, cfg, &m->params));
 
     int most = r->set.batch_size > r->set.eval_batch_size ? r->set.batch_size : r->set.eval_batch_size;
     long per = (long)dataset->channels * dataset->height * dataset->width;
@@ -189,6 +223,7 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
     nn_params_zero_grad(&r->model.params);
     NN_TRY(nn_tape_backward(&t, loss));
     double t0 = r->profile ? nn_now() : 0.0;
+    treat_gradients(&r->set, &r->model.params);
     r->opt.def->step(&r->opt);
     if (r->profile) nn_profile_add(r->profile, &update_row, 0.0, nn_now() - t0);
     return NN_OK;

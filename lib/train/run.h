@@ -28,6 +28,9 @@ typedef struct nn_run_settings {
     int64_t train_limit;      /* 0: all; else use the first N training samples */
     int shuffle;
     float mean, std;
+    double l1;                /* L1 penalty on all parameters; 0: off */
+    double clip_grad_value;   /* clamp gradients to [-v, v]; 0: off */
+    double clip_grad_norm;    /* rescale gradients to this L2 norm at most; 0: off */
     char data_root[4096];
 } nn_run_settings;
 
