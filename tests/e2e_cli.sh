@@ -122,6 +122,21 @@ if [ $code -eq 1 ] && grep -qE 'diverged: loss is (nan|-?inf) at step [0-9]+' "$
     ok "divergence: exit 1, names the step, keeps last.safetensors"
 else bad "divergence" "exit $code: $(tail -1 "$T/nan.log")"; fi
 
+# --- lr schedules from the config
+"$NNZOO" train $CFG -o "$T/cos" "${SMALL[@]}" --set train.epochs=2 --set train.log_every=10 \
+    --set train.schedule.name=cosine --set train.schedule.T_max=2 2>/dev/null
+lr1=$(grep -m1 '"step": 10, "epoch": 1' "$T/cos/metrics.jsonl" | sed -n 's/.*"lr": \([0-9.e-]*\).*/\1/p')
+lr2=$(grep -m1 '"epoch": 2, "loss"' "$T/cos/metrics.jsonl" | sed -n 's/.*"lr": \([0-9.e-]*\).*/\1/p')
+[ "$lr1" = "0.02" ] && [ "$lr2" = "0.01" ] && ok "cosine schedule: lr 0.02 then 0.01 (T_max 2)" || bad "cosine schedule" "lr $lr1 then $lr2"
+expect_error "schedule needs its key" 2 'train.schedule.step_size: missing; the step schedule needs it' -- "$NNZOO" train $CFG -o "$T/r0" --set train.schedule.name=step
+PLATEAU=(--set train.schedule.name=plateau --set train.schedule.patience=0 --set train.schedule.factor=0.5 --set train.schedule.threshold=0.5)
+"$NNZOO" train $CFG -o "$T/p3" "${SMALL[@]}" "${PLATEAU[@]}" --set train.epochs=3 2>/dev/null
+"$NNZOO" train $CFG -o "$T/p1" "${SMALL[@]}" "${PLATEAU[@]}" --set train.epochs=1 2>/dev/null
+"$NNZOO" train $CFG --resume "$T/p1" "${SMALL[@]}" "${PLATEAU[@]}" --set train.epochs=3 2>/dev/null
+lrs=$(grep '"epoch": [0-9]*, "step"' "$T/p3/metrics.jsonl" | sed -n 's/.*"lr": \([0-9.e-]*\).*/\1/p' | tr '\n' ' ')
+cmp -s "$T/p3/last.safetensors" "$T/p1/last.safetensors" && [ "$lrs" != "0.02 0.02 0.02 " ] \
+    && ok "plateau schedule resumes bit for bit (lr by epoch: $lrs)" || bad "plateau resume" "lr by epoch: $lrs"
+
 # --- init-only
 "$NNZOO" train $CFG -o "$T/i" --init-only >/dev/null && [ -s "$T/i/init.safetensors" ] && [ ! -e "$T/i/last.safetensors" ] \
     && ok "--init-only writes init.safetensors only" || bad "--init-only"

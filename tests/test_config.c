@@ -106,6 +106,23 @@ END_TEST
 
 /* ---- type and range errors ---- */
 
+START_TEST(int_lists)
+{
+    nn_config *c = parse("{\"s\": {\"milestones\": [3, 8, 20], \"bad\": [3, 2.5], \"long\": [1, 2, 3]}}");
+    long v[4];
+    int n = -1;
+    ck_assert_int_eq(nn_config_int_list(c, "s.milestones", 4, 1, 100, v, &n), NN_OK);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(v[2], 20);
+    ck_assert_int_eq(nn_config_int_list(c, "s.absent", 4, 1, 100, v, &n), NN_OK);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(nn_config_int_list(c, "s.bad", 4, 1, 100, v, &n), NN_ERR_INPUT);
+    ck_assert_str_eq(nn_error_message(), "configs/x.json: s.bad: expected an array of at most 4 integers in [1, 100], found [3,2.5]");
+    ck_assert_int_eq(nn_config_int_list(c, "s.long", 2, 1, 100, v, &n), NN_ERR_INPUT);
+    nn_config_free(c);
+}
+END_TEST
+
 START_TEST(int_type_and_range_errors)
 {
     nn_config *c = parse("{\"train\": {\"epochs\": \"ten\", \"a\": 3.5, \"b\": 0, \"c\": true, "
@@ -509,6 +526,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, set_values);
     tcase_add_test(tc, set_replaces_any_type);
     tcase_add_test(tc, set_syntax_errors);
+    tcase_add_test(tc, int_lists);
     suite_add_tcase(s, tc);
     return s;
 }

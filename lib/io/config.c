@@ -516,6 +516,31 @@ nn_status nn_config_numbers(nn_config *c, const char *path, int n, const double 
     return NN_OK;
 }
 
+nn_status nn_config_int_list(nn_config *c, const char *path, int max_n, long min, long max,
+                             long *out, int *n)
+{
+    cJSON *v = NULL;
+    NN_TRY(ask(c, path, &v));
+    if (!v) {
+        NN_TRY(insert(c, path, cJSON_CreateArray()));
+        *n = 0;
+        return NN_OK;
+    }
+    char expected[160];
+    snprintf(expected, sizeof expected, "an array of at most %d integers in [%ld, %ld]", max_n, min, max);
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > max_n) return found_error(c, path, expected, v);
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next, i++) {
+        double x = e->valuedouble;
+        if (!cJSON_IsNumber(e) || x != (double)(long)x || x < (double)min || x > (double)max)
+            return found_error(c, path, expected, v);
+    }
+    i = 0;
+    for (const cJSON *e = v->child; e; e = e->next) out[i++] = (long)e->valuedouble;
+    *n = i;
+    return NN_OK;
+}
+
 /* "one of a, b, c" (or "a string" without choices). */
 static void expected_string(const char *const *choices, char *buf, size_t size)
 {

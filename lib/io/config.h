@@ -55,6 +55,11 @@ enum { NN_CONFIG_OPEN_MIN = 1, NN_CONFIG_OPEN_MAX = 2 };
 nn_status nn_config_numbers(nn_config *c, const char *path, int n, const double *def,
                             const double *min, const double *max, int open, double *out);
 
+/* An array of up to max_n integers in [min, max] (MultiStepLR's
+ * milestones); absent means empty. *n gets the count. */
+nn_status nn_config_int_list(nn_config *c, const char *path, int max_n, long min, long max,
+                             long *out, int *n);
+
 /* String getter. def == NULL makes the key required. When `choices` is not
  * NULL (NULL-terminated list) the value must be one of them, and the error
  * lists them. The returned string lives as long as the config. */

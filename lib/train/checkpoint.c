@@ -40,7 +40,8 @@ nn_status nn_checkpoint_save(const char *path, const nn_params *p, const nn_opti
         }
     char epoch[32], epoch_step[32], step[32], best[32], rng[40], opt_steps[32];
     char scalar_keys[NN_OPTIM_MAX_SCALARS][96], scalars[NN_OPTIM_MAX_SCALARS][32];
-    nn_st_meta meta[10 + NN_OPTIM_MAX_SCALARS];
+    char sched_keys[NN_SCHEDULE_MAX_STATE][96], sched_values[NN_SCHEDULE_MAX_STATE][32];
+    nn_st_meta meta[11 + NN_OPTIM_MAX_SCALARS + NN_SCHEDULE_MAX_STATE];
     int m = 0;
     meta[m++] = (nn_st_meta){"format", NN_CHECKPOINT_FORMAT};
     if (config_json) meta[m++] = (nn_st_meta){"config", config_json};
@@ -55,6 +56,17 @@ nn_status nn_checkpoint_save(const char *path, const nn_params *p, const nn_opti
         meta[m++] = (nn_st_meta){"step", step};
         meta[m++] = (nn_st_meta){"best_val_accuracy", best};
         meta[m++] = (nn_st_meta){"rng", rng};
+        /* A schedule's own state (plateau's best, counters); the others are
+         * functions of the epoch and step. %.17g reads back exactly. */
+        const nn_schedule *sc = s->schedule;
+        if (sc) {
+            meta[m++] = (nn_st_meta){"schedule", sc->def->name};
+            for (int j = 0; j < sc->def->n_state; j++) {
+                snprintf(sched_keys[j], sizeof sched_keys[j], "schedule.%s", sc->def->state_names[j]);
+                snprintf(sched_values[j], sizeof sched_values[j], "%.17g", sc->state[j]);
+                meta[m++] = (nn_st_meta){sched_keys[j], sched_values[j]};
+            }
+        }
     }
     if (o) {
         snprintf(opt_steps, sizeof opt_steps, "%" PRId64, o->steps);
@@ -142,6 +154,19 @@ nn_status nn_checkpoint_load(const char *path, nn_params *p, nn_optimizer *o, nn
                 st = nn_error(NN_ERR_INPUT, "%s: metadata `rng` is missing or not of the form <hex>:<hex>", path);
             else if (!best)
                 st = nn_error(NN_ERR_INPUT, "%s: metadata `best_val_accuracy` is missing", path);
+            nn_schedule *sc = s->schedule;
+            for (int j = 0; sc && st == NN_OK && j < sc->def->n_state; j++) {
+                char key[96];
+                snprintf(key, sizeof key, "schedule.%s", sc->def->state_names[j]);
+                const char *v = nn_safetensors_meta(f, key);
+                char *end = NULL;
+                double x = v ? strtod(v, &end) : 0.0;
+                if (!v || end == v || *end || x != x)
+                    st = nn_error(NN_ERR_INPUT, "%s: metadata `%s` is missing or not a number (the %s schedule's state)",
+                                  path, key, sc->def->name);
+                else
+                    sc->state[j] = x;
+            }
             s->epoch = (int)epoch;
             s->epoch_step = epoch_step;
             s->step = step;

@@ -11,6 +11,7 @@
 #include "core/rng.h"
 #include "nn/params.h"
 #include "optim/optimizer.h"
+#include "optim/schedule.h"
 
 #define NN_CHECKPOINT_FORMAT "nnzoo-checkpoint-1"
 
@@ -21,6 +22,7 @@ typedef struct nn_train_state {
     int64_t step;              /* optimizer steps taken in all */
     double best_val_accuracy;  /* -1 before the first evaluation */
     nn_rng rng;                /* for stochastic ops (dropout) */
+    nn_schedule *schedule;     /* NULL, or the lr schedule whose state to keep */
 } nn_train_state;
 
 /* Writes params and, when given, the optimizer state and train state. */

@@ -94,6 +94,88 @@ static nn_status read_optimizer(nn_optimizer *o, nn_run_settings *s, nn_config *
     return nn_optimizer_init(o, def, p, hp);
 }
 
+/* train.schedule.*: the lr schedule (default constant) and its PyTorch-named
+ * hyperparameters, then warm-up and interval; checked as PyTorch checks. */
+static nn_status read_schedule(nn_run *r, nn_config *cfg)
+{
+    const char *names[16];
+    int n = 0;
+    for (; nn_schedules[n]; n++) {
+        NN_ASSERT(n < 15);
+        names[n] = nn_schedules[n]->name;
+    }
+    names[n] = NULL;
+    const char *name;
+    NN_TRY(nn_config_string(cfg, "train.schedule.name", "constant", names, &name));
+    const nn_schedule_def *def = nn_schedule_find(name);
+    double hp[NN_SCHEDULE_MAX_HPARAMS], list[NN_SCHEDULE_MAX_LIST];
+    for (int i = 0; i < def->n_hparams; i++) {
+        const nn_schedule_hparam *h = &def->hparams[i];
+        char path[128];
+        snprintf(path, sizeof path, "train.schedule.%s", h->name);
+        if (h->required && !nn_config_has(cfg, path))
+            return nn_error(NN_ERR_INPUT, "%s: %s: missing; the %s schedule needs it",
+                            nn_config_origin(cfg), path, def->name);
+        long v;
+        int b;
+        const char *choice;
+        switch (h->type) {
+        case NN_SCHEDULE_HPARAM_NUMBER:
+            NN_TRY(nn_config_number(cfg, path, h->def, h->min, h->max, &hp[i]));
+            break;
+        case NN_SCHEDULE_HPARAM_INT:
+            NN_TRY(nn_config_int(cfg, path, (long)h->def, (long)h->min, (long)h->max, &v));
+            hp[i] = (double)v;
+            break;
+        case NN_SCHEDULE_HPARAM_BOOL:
+            NN_TRY(nn_config_bool(cfg, path, h->def != 0.0, &b));
+            hp[i] = b;
+            break;
+        case NN_SCHEDULE_HPARAM_CHOICE:
+            NN_TRY(nn_config_string(cfg, path, h->choices[(int)h->def], h->choices, &choice));
+            for (int c = 0; h->choices[c]; c++)
+                if (!strcmp(h->choices[c], choice)) hp[i] = c;
+            break;
+        case NN_SCHEDULE_HPARAM_LIST: {
+            long items[NN_SCHEDULE_MAX_LIST];
+            int count;
+            NN_TRY(nn_config_int_list(cfg, path, NN_SCHEDULE_MAX_LIST, (long)h->min, (long)h->max, items, &count));
+            for (int k = 0; k < count; k++) list[k] = (double)items[k];
+            hp[i] = count;
+            break;
+        }
+        }
+    }
+    const char *why = NULL;
+    int bad = nn_schedule_check(def, hp, list, &why);
+    if (bad >= 0)
+        return nn_error(NN_ERR_INPUT, "%s: train.schedule.%s: %s", nn_config_origin(cfg),
+                        def->hparams[bad].name, why);
+    nn_schedule_init(&r->sched, def, hp, list, r->opt.lr);
+    /* A cycled momentum goes where PyTorch puts it: `momentum`, or the first
+     * of `betas`. */
+    r->sched_momentum = -1;
+    for (int i = 0; i < r->opt.def->n_hparams; i++)
+        if (!strcmp(r->opt.def->hparams[i].name, "momentum") || !strcmp(r->opt.def->hparams[i].name, "betas"))
+            r->sched_momentum = i;
+    double m;
+    if (nn_schedule_momentum(&r->sched, 0, &m) && r->sched_momentum < 0)
+        return nn_error(NN_ERR_INPUT, "%s: train.schedule.cycle_momentum: the %s optimizer has no momentum or betas to cycle",
+                        nn_config_origin(cfg), r->opt.def->name);
+    r->state.schedule = &r->sched;
+    return NN_OK;
+}
+
+/* Sets the optimizer's lr (and a cycled momentum) for the coming update,
+ * from the schedule at this epoch or step. */
+static void apply_schedule(nn_run *r)
+{
+    int64_t tick = r->sched.interval == NN_SCHEDULE_STEP ? r->state.step : r->state.epoch;
+    r->opt.lr = nn_schedule_lr(&r->sched, tick);
+    double m;
+    if (r->sched_momentum >= 0 && nn_schedule_momentum(&r->sched, tick, &m)) r->opt.hp[r->sched_momentum] = m;
+}
+
 /* Between backward and the update: the L1 penalty's gradient, then clipping
  * by value, then by norm, as a PyTorch loop would do them. */
 static void treat_gradients(const nn_run_settings *s, nn_params *p)
@@ -149,6 +231,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
     nn_rng_seed(&init_rng, r->set.seed, STREAM_INIT);
     NN_TRY(nn_params_finalize(&m->params, &init_rng));
     NN_TRY(read_optimizer(&r->opt, &r->set, cfg, &m->params));
+    NN_TRY(read_schedule(r, cfg));
 
     int most = r->set.batch_size > r->set.eval_batch_size ? r->set.batch_size : r->set.eval_batch_size;
     long per = (long)dataset->channels * dataset->height * dataset->width;
@@ -263,6 +346,10 @@ static nn_status finish_epoch(nn_run *r, const nn_run_io *io, FILE *metrics, dou
     double val_loss = 0, val_acc = -1, test_loss, test_acc;
     if (r->val.count) NN_TRY(nn_run_evaluate(r, &r->val, &val_loss, &val_acc));
     NN_TRY(nn_run_evaluate(r, &r->test, &test_loss, &test_acc));
+    /* Plateau watches the validation loss (the training loss without a
+     * validation split), as ReduceLROnPlateau is usually given. */
+    if (r->sched.def->needs_metric)
+        nn_schedule_observe(&r->sched, r->state.epoch, r->val.count ? val_loss : train_loss);
     int improved = r->val.count == 0 || val_acc > r->state.best_val_accuracy;
     if (r->val.count && improved) r->state.best_val_accuracy = val_acc;
     fprintf(metrics,
@@ -312,6 +399,7 @@ int nn_run_train(nn_run *r, const nn_run_io *io)
                 break;
             }
             int n = nn_loader_fill(&r->train, b, r->x, r->y);
+            apply_schedule(r);
             float loss = 0.0f;
             int correct;
             nn_status st = nn_run_step(r, r->x, r->y, n, &loss, &correct);

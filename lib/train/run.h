@@ -40,6 +40,8 @@ typedef struct nn_run {
     nn_arena persistent, step_arena;
     nn_model model;
     nn_optimizer opt;
+    nn_schedule sched;        /* train.schedule: sets opt.lr (and momentum) each tick */
+    int sched_momentum;       /* index in opt.hp that a cycled momentum sets, or -1 */
     nn_image_split train_split, test_split;
     int have_data;
     nn_loader train, val, test;
