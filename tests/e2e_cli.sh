@@ -129,7 +129,8 @@ lr1=$(grep -m1 '"step": 10, "epoch": 1' "$T/cos/metrics.jsonl" | sed -n 's/.*"lr
 lr2=$(grep -m1 '"epoch": 2, "loss"' "$T/cos/metrics.jsonl" | sed -n 's/.*"lr": \([0-9.e-]*\).*/\1/p')
 [ "$lr1" = "0.02" ] && [ "$lr2" = "0.01" ] && ok "cosine schedule: lr 0.02 then 0.01 (T_max 2)" || bad "cosine schedule" "lr $lr1 then $lr2"
 expect_error "schedule needs its key" 2 'train.schedule.step_size: missing; the step schedule needs it' -- "$NNZOO" train $CFG -o "$T/r0" --set train.schedule.name=step
-PLATEAU=(--set train.schedule.name=plateau --set train.schedule.patience=0 --set train.schedule.factor=0.5 --set train.schedule.threshold=0.5)
+# A whole section replaced by one --set (the config's cosine keys would be unknown to plateau).
+PLATEAU=(--set 'train.schedule={"name": "plateau", "patience": 0, "factor": 0.5, "threshold": 0.5}')
 "$NNZOO" train $CFG -o "$T/p3" "${SMALL[@]}" "${PLATEAU[@]}" --set train.epochs=3 2>/dev/null
 "$NNZOO" train $CFG -o "$T/p1" "${SMALL[@]}" "${PLATEAU[@]}" --set train.epochs=1 2>/dev/null
 "$NNZOO" train $CFG --resume "$T/p1" "${SMALL[@]}" "${PLATEAU[@]}" --set train.epochs=3 2>/dev/null
