@@ -20,7 +20,8 @@ int cmd_list(int argc, char **argv)
         printf("  %-22s %s\n", nn_datasets[i]->name, nn_datasets[i]->summary);
     printf("ops:\n");
     for (int i = 0; i < NN_OP_COUNT; i++) printf("  %s\n", nn_op_defs[i].name);
-    printf("losses:\n  cross_entropy\n");
+    printf("losses:\n  cross_entropy\n  nll\n  mse\n  l1\n  smooth_l1\n  huber\n  bce\n"
+           "  bce_with_logits\n  kl_div\n  cosine_embedding\n  sce\n");
     printf("optimizers:\n");
     for (int i = 0; nn_optimizers[i]; i++) {
         const nn_optimizer_def *o = nn_optimizers[i];

@@ -31,8 +31,33 @@ const nn_op_def nn_op_defs[NN_OP_COUNT] = {
     [NN_OP_GELU] = {"gelu", nn_unary_backward},
     [NN_OP_SOFTMAX] = {"softmax", nn_softmax_backward},
     [NN_OP_LOG_SOFTMAX] = {"log_softmax", nn_softmax_backward},
+    [NN_OP_AVGPOOL2D] = {"avgpool2d", nn_avgpool2d_backward},
+    [NN_OP_ADAPTIVE_AVGPOOL2D] = {"adaptive_avgpool2d", nn_avgpool2d_backward},
+    [NN_OP_BATCHNORM] = {"batchnorm", nn_batchnorm_backward},
+    [NN_OP_LAYERNORM] = {"layernorm", nn_layernorm_backward},
+    [NN_OP_DROPOUT] = {"dropout", nn_dropout_backward},
+    [NN_OP_EMBEDDING] = {"embedding", nn_embedding_backward},
+    [NN_OP_MATMUL] = {"matmul", nn_matmul_backward},
+    [NN_OP_PERMUTE] = {"permute", nn_permute_backward},
+    [NN_OP_CONCAT] = {"concat", nn_concat_backward},
+    [NN_OP_SLICE] = {"slice", nn_slice_backward},
+    [NN_OP_WHERE] = {"where", nn_where_backward},
+    [NN_OP_MASKED_FILL] = {"masked_fill", nn_masked_fill_backward},
+    [NN_OP_GATHER] = {"gather", nn_gather_backward},
+    [NN_OP_INDEX_SELECT] = {"index_select", nn_index_select_backward},
+    [NN_OP_SCATTER_ADD] = {"scatter_add", nn_scatter_add_backward},
+    [NN_OP_MSE_LOSS] = {"mse_loss", nn_pointwise_loss_backward},
+    [NN_OP_L1_LOSS] = {"l1_loss", nn_pointwise_loss_backward},
+    [NN_OP_SMOOTH_L1_LOSS] = {"smooth_l1_loss", nn_pointwise_loss_backward},
+    [NN_OP_HUBER_LOSS] = {"huber_loss", nn_pointwise_loss_backward},
+    [NN_OP_BCE_LOSS] = {"bce_loss", nn_pointwise_loss_backward},
+    [NN_OP_BCE_WITH_LOGITS] = {"bce_with_logits", nn_pointwise_loss_backward},
+    [NN_OP_KL_DIV] = {"kl_div", nn_pointwise_loss_backward},
+    [NN_OP_NLL_LOSS] = {"nll_loss", nn_nll_loss_backward},
+    [NN_OP_COSINE_EMBEDDING_LOSS] = {"cosine_embedding_loss", nn_cosine_loss_backward},
+    [NN_OP_SCE_LOSS] = {"sce_loss", nn_cosine_loss_backward},
 };
 
 /* Adding an op fails here until its row above is written and the count
  * bumped; the ops test also checks that no row is left empty. */
-_Static_assert(NN_OP_COUNT == 29, "new op: add its row to nn_op_defs, then update this count");
+_Static_assert(NN_OP_COUNT == 54, "new op: add its row to nn_op_defs, then update this count");

@@ -44,6 +44,31 @@ typedef enum nn_op_id {
     NN_OP_GELU,
     NN_OP_SOFTMAX,
     NN_OP_LOG_SOFTMAX,
+    NN_OP_AVGPOOL2D,
+    NN_OP_ADAPTIVE_AVGPOOL2D,
+    NN_OP_BATCHNORM,
+    NN_OP_LAYERNORM,
+    NN_OP_DROPOUT,
+    NN_OP_EMBEDDING,
+    NN_OP_MATMUL,
+    NN_OP_PERMUTE,
+    NN_OP_CONCAT,
+    NN_OP_SLICE,
+    NN_OP_WHERE,
+    NN_OP_MASKED_FILL,
+    NN_OP_GATHER,
+    NN_OP_INDEX_SELECT,
+    NN_OP_SCATTER_ADD,
+    NN_OP_MSE_LOSS,
+    NN_OP_L1_LOSS,
+    NN_OP_SMOOTH_L1_LOSS,
+    NN_OP_HUBER_LOSS,
+    NN_OP_BCE_LOSS,
+    NN_OP_BCE_WITH_LOGITS,
+    NN_OP_KL_DIV,
+    NN_OP_NLL_LOSS,
+    NN_OP_COSINE_EMBEDDING_LOSS,
+    NN_OP_SCE_LOSS,
     NN_OP_COUNT
 } nn_op_id;
 
@@ -147,5 +172,188 @@ nn_tensor *nn_softmax(nn_tape *t, nn_tensor *x, int axis);
 nn_tensor *nn_log_softmax(nn_tape *t, nn_tensor *x, int axis);
 /* The backward of softmax and log_softmax. */
 nn_status nn_softmax_backward(nn_tape *t, const nn_node *node);
+
+/* Matrix product over the last two dims, as torch.matmul for 2+ dims: the
+ * leading (batch) dims broadcast. a: (..., n, k), b: (..., k, m) ->
+ * y: (broadcast(a..., b...), n, m); e.g. (n, k) x (k, m), (B, n, k) x
+ * (B, k, m), (B, n, k) x (k, m), (2, 1, n, k) x (3, k, m). 1-d inputs are
+ * not supported (reshape them to a row or column). */
+nn_tensor *nn_matmul(nn_tape *t, nn_tensor *a, nn_tensor *b);
+nn_status nn_matmul_backward(nn_tape *t, const nn_node *node);
+
+/* Reorders dims, as torch.permute (the output is a contiguous copy).
+ * x: (d0, ..., dk), perm: k+1 distinct axes (negative from the end) ->
+ * y: (d_perm[0], ..., d_perm[k]). */
+nn_tensor *nn_permute(nn_tape *t, nn_tensor *x, int ndim, const int *perm);
+/* Swaps two dims (a permute, recorded as one). x: (..., a, ..., b, ...) ->
+ * y: (..., b, ..., a, ...). */
+nn_tensor *nn_transpose(nn_tape *t, nn_tensor *x, int dim0, int dim1);
+nn_status nn_permute_backward(nn_tape *t, const nn_node *node);
+
+/* Joins n (1 to NN_NODE_MAX_INPUTS) tensors along `axis`, as torch.cat;
+ * chain calls for more. xs[i]: equal shapes but on axis -> y: the sum of
+ * their extents on axis. */
+nn_tensor *nn_concat(nn_tape *t, int n, nn_tensor *const *xs, int axis);
+nn_status nn_concat_backward(nn_tape *t, const nn_node *node);
+
+/* x[..., start:end, ...] on `axis` (a copy; negative start/end count from
+ * the end of the axis; step 1). x: (..., d, ...) -> y: (..., end - start, ...). */
+nn_tensor *nn_slice(nn_tape *t, nn_tensor *x, int axis, int start, int end);
+nn_status nn_slice_backward(nn_tape *t, const nn_node *node);
+
+/* Cuts x along `axis` into n slices of sizes[i] (summing to x's extent),
+ * as torch.split with a list: ys[i] = slice(x, axis, at_i, at_i + sizes[i]).
+ * Fills ys (n pointers, caller-owned array); on failure all are NULL and the
+ * status is returned with a message. */
+nn_status nn_split(nn_tape *t, nn_tensor **ys, nn_tensor *x, int axis, int n, const int *sizes);
+
+/* Masks and indices: caller-owned contiguous arrays in the shape each op
+ * gives; masks uint8_t (nonzero is true), indices int32_t in [0, extent).
+ * The backward reads them, so they must outlive it (as labels above). */
+
+/* y = mask ? a : b, as torch.where; a and b broadcast (as nn_add), mask has
+ * the broadcast shape. a: (...), b: (...), mask: y's shape -> y. */
+nn_tensor *nn_where(nn_tape *t, const uint8_t *mask, nn_tensor *a, nn_tensor *b);
+nn_status nn_where_backward(nn_tape *t, const nn_node *node);
+
+/* y = mask ? value : x, as torch.masked_fill. x: any shape, mask: x's shape. */
+nn_tensor *nn_masked_fill(nn_tape *t, nn_tensor *x, const uint8_t *mask, float value);
+nn_status nn_masked_fill_backward(nn_tape *t, const nn_node *node);
+
+/* As torch.gather: y[i][j][k] = x[i][index[i][j][k]][k] for axis 1.
+ * x: (d0, ..., dk), index: index_shape (x's ndim; each extent at most x's
+ * except on axis) -> y: index_shape. Indices may repeat (gradients add). */
+nn_tensor *nn_gather(nn_tape *t, nn_tensor *x, int axis, const int32_t *index,
+                     const int *index_shape);
+nn_status nn_gather_backward(nn_tape *t, const nn_node *node);
+
+/* As torch.index_select: the n slices index[0..n) of x along axis.
+ * x: (..., d, ...), index: (n) -> y: (..., n, ...). */
+nn_tensor *nn_index_select(nn_tape *t, nn_tensor *x, int axis, const int32_t *index, int n);
+nn_status nn_index_select_backward(nn_tape *t, const nn_node *node);
+
+/* As torch.scatter_add (out of place): y = x, then
+ * y[i][index[i][j][k]][k] += src[i][j][k] for axis 1, in element order.
+ * x: (d0, ..., dk), index and src: index_shape (as gather) -> y: x's shape. */
+nn_tensor *nn_scatter_add(nn_tape *t, nn_tensor *x, int axis, const int32_t *index,
+                          const int *index_shape, nn_tensor *src);
+nn_status nn_scatter_add_backward(nn_tape *t, const nn_node *node);
+
+/* Average pooling, as torch.nn.functional.avg_pool2d (square kernel, no
+ * divisor_override). x: (N, C, H, W) -> y: (N, C, OH, OW) with
+ * OH = (H + 2 pad - kernel) / stride + 1, rounded up with ceil_mode (the last
+ * window must start inside the input or its left padding). The divisor is
+ * the window's extent clipped to the padded input (count_include_pad) or
+ * to the input (not). */
+nn_tensor *nn_avgpool2d(nn_tape *t, nn_tensor *x, int kernel, int stride, int pad, int ceil_mode,
+                        int count_include_pad);
+/* Adaptive average pooling, as torch: output row i averages input rows
+ * [floor(i H / out_h), ceil((i + 1) H / out_h)), columns alike.
+ * x: (N, C, H, W) -> y: (N, C, out_h, out_w). */
+nn_tensor *nn_adaptive_avgpool2d(nn_tape *t, nn_tensor *x, int out_h, int out_w);
+/* Global average pooling: nn_adaptive_avgpool2d(x, 1, 1), x: (N, C, H, W) -> (N, C, 1, 1). */
+nn_tensor *nn_global_avgpool2d(nn_tape *t, nn_tensor *x);
+/* The backward of avgpool2d and adaptive_avgpool2d. */
+nn_status nn_avgpool2d_backward(nn_tape *t, const nn_node *node);
+
+/* Batch normalization over channel dim 1, as torch's BatchNorm1d / 2d.
+ * x: (N, C), (N, C, L) or (N, C, H, W); weight, bias: (C) or NULL;
+ * running_mean, running_var: (C) buffers (no gradient) or both NULL.
+ * With t->training (or no running stats) it normalizes with the batch's mean
+ * and biased variance, and (training) updates the running stats in place:
+ * r = (1 - momentum) r + momentum s, with the unbiased variance (torch's
+ * momentum is 0.1). In eval it normalizes with the running stats.
+ * y = (x - mean) / sqrt(var + eps) * weight + bias, x's shape. */
+nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
+                        nn_tensor *running_mean, nn_tensor *running_var, float momentum, float eps);
+nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node);
+
+/* Layer normalization over the last norm_ndim dims, as torch's LayerNorm
+ * (biased variance). x: (..., D1..Dk), weight, bias: (D1..Dk) or NULL -> y: x's shape. */
+nn_tensor *nn_layernorm(nn_tape *t, nn_tensor *x, int norm_ndim, nn_tensor *weight, nn_tensor *bias,
+                        float eps);
+nn_status nn_layernorm_backward(nn_tape *t, const nn_node *node);
+
+/* Inverted dropout: with t->training, each element is zeroed with
+ * probability p and the rest scaled by 1 / (1 - p); otherwise (or p = 0) it
+ * returns x itself. x: any shape -> y: x's shape. The mask is a pure
+ * function of (seed, element index) (a splitmix64 hash), so it is the same
+ * on any thread count. Give each dropout call of each step its own seed:
+ * the trainer draws it with nn_rng_u32 from nn_train_state.rng (two draws
+ * for 64 bits), so a resumed checkpoint repeats the masks. */
+nn_tensor *nn_dropout(nn_tape *t, nn_tensor *x, float p, uint64_t seed);
+nn_status nn_dropout_backward(nn_tape *t, const nn_node *node);
+/* 1 if nn_dropout(seed, p) keeps element i (for tests and tools). */
+int nn_dropout_keep(uint64_t seed, int64_t i, float p);
+
+/* Embedding lookup, as torch's Embedding. weight: (num, dim); idx: int32
+ * indices in [0, num) of shape (shape[0..ndim)) -> y: (shape..., dim).
+ * Rows of padding_idx (in [-num, num), negative counts from the end, as
+ * torch; NN_NO_PADDING_IDX for none) get no gradient, though the forward
+ * still reads them; the backward scatter-adds in index order, so it is
+ * deterministic. `idx` must outlive the backward. */
+#define NN_NO_PADDING_IDX INT32_MIN
+nn_tensor *nn_embedding(nn_tape *t, nn_tensor *weight, const int32_t *idx, int ndim, const int *shape,
+                        int padding_idx);
+nn_status nn_embedding_backward(nn_tape *t, const nn_node *node);
+
+
+/* ---- Losses (loss.c; cross-entropy in cross_entropy.c), as PyTorch's ----
+ * Reduction as torch's `reduction`: the mean over all elements (rows for
+ * the per-row losses), the sum, or none (the unreduced losses). The target
+ * gets no gradient and must outlive the backward. */
+typedef enum nn_reduction {
+    NN_REDUCTION_MEAN,
+    NN_REDUCTION_SUM,
+    NN_REDUCTION_NONE,
+    NN_REDUCTION_BATCHMEAN,   /* kl_div only: sum / N */
+} nn_reduction;
+
+/* Cross-entropy of softmax(logits) against class indices, fused (backward
+ * (1 - s)(p - onehot) + s (p - 1/C) per row). logits: (N, C), labels: N ints
+ * in [0, C) or ignore_index -> a scalar, or (N) with none (0 where ignored).
+ * Mean divides by the non-ignored rows; label smoothing s as torch 1.13:
+ * (1 - s) nll + s/C sum_j -log p_j. */
+nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels,
+                            nn_reduction reduction, int ignore_index, float label_smoothing);
+
+/* Pointwise losses. x, target: the same shape -> a scalar, or x's shape (none). */
+/* (x - target)^2 */
+nn_tensor *nn_mse_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red);
+/* |x - target| */
+nn_tensor *nn_l1_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red);
+/* d = |x - target|: d < beta ? d^2 / (2 beta) : d - beta / 2 (beta 0: l1) */
+nn_tensor *nn_smooth_l1_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
+                             float beta);
+/* d = |x - target|: d < delta ? d^2 / 2 : delta (d - delta / 2) */
+nn_tensor *nn_huber_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
+                         float delta);
+/* x: probabilities; -(target log x + (1 - target) log(1 - x)), logs clamped at -100 */
+nn_tensor *nn_bce_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red);
+/* x: logits; bce(sigmoid(x), target), computed stably */
+nn_tensor *nn_bce_with_logits(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red);
+/* x: log q; target p (log p with log_target): p (log p - x), 0 where p = 0.
+ * Reduction may be NN_REDUCTION_BATCHMEAN (sum / x's first dim). */
+nn_tensor *nn_kl_div(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
+                     int log_target);
+/* The backward of the pointwise losses. */
+nn_status nn_pointwise_loss_backward(nn_tape *t, const nn_node *node);
+
+/* -x[r, labels[r]]. x: (N, C) log-probabilities, labels: N ints in [0, C)
+ * or ignore_index -> a scalar or (N); mean divides by the non-ignored rows. */
+nn_tensor *nn_nll_loss(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduction red,
+                       int ignore_index);
+nn_status nn_nll_loss_backward(nn_tape *t, const nn_node *node);
+
+/* Per row, c = cos(a_r, b_r) as torch (|.|^2 + 1e-12 under the root):
+ * 1 - c where target is 1, max(0, c - margin) where it is -1.
+ * a, b: (N, D), target: (N) of +-1 -> a scalar or (N). Both a and b get gradients. */
+nn_tensor *nn_cosine_embedding_loss(nn_tape *t, nn_tensor *a, nn_tensor *b,
+                                    const nn_tensor *target, nn_reduction red, float margin);
+/* GraphMAE's scaled cosine error: (1 - cos(x_r, y_r))^alpha per row, with
+ * F.normalize's cosine. x, y: (N, D) -> a scalar (GraphMAE: mean) or (N). */
+nn_tensor *nn_sce_loss(nn_tape *t, nn_tensor *x, nn_tensor *y, nn_reduction red, float alpha);
+/* The backward of cosine_embedding and sce. */
+nn_status nn_cosine_loss_backward(nn_tape *t, const nn_node *node);
 
 #endif
