@@ -314,7 +314,8 @@ static int grow(nn_params *p)
     return 0;
 }
 
-nn_tensor *nn_params_add(nn_params *p, const char *name, int ndim, const int *shape, nn_init init)
+static nn_tensor *add(nn_params *p, const char *name, int ndim, const int *shape, nn_init init,
+                      int trainable)
 {
     NN_ASSERT(!p->values && "nn_params_add after finalize");
     NN_ASSERT(!nn_params_find(p, name));
@@ -332,30 +333,42 @@ nn_tensor *nn_params_add(nn_params *p, const char *name, int ndim, const int *sh
     if (!t || !copy) return NULL;
     strcpy(copy, name);
     t->name = copy;
-    t->requires_grad = 1;
+    t->requires_grad = trainable;
     p->inits[p->count] = init;
     p->items[p->count++] = t;
-    p->total += t->numel;
+    *(trainable ? &p->total : &p->buffer_total) += t->numel;
     return t;
+}
+
+nn_tensor *nn_params_add(nn_params *p, const char *name, int ndim, const int *shape, nn_init init)
+{
+    return add(p, name, ndim, shape, init, 1);
+}
+
+nn_tensor *nn_params_add_buffer(nn_params *p, const char *name, int ndim, const int *shape, nn_init init)
+{
+    return add(p, name, ndim, shape, init, 0);
 }
 
 nn_status nn_params_finalize(nn_params *p, nn_rng *rng)
 {
-    p->values = NN_ARENA_NEW(p->arena, float, p->total);
+    p->values = NN_ARENA_NEW(p->arena, float, p->total + p->buffer_total);
     p->grads = nn_arena_calloc(p->arena, sizeof(float) * (size_t)p->total);
     if (!p->values || !p->grads) return NN_ERR_RUNTIME;
-    int64_t off = 0;
+    /* Trainable parameters first, buffers after; each group in declaration order. */
+    int64_t off = 0, buf_off = p->total;
     for (int i = 0; i < p->count; i++) {
         nn_tensor *t = p->items[i];
-        t->data = p->values + off;
-        t->grad = p->grads + off;
+        int64_t *at = t->requires_grad ? &off : &buf_off;
+        t->data = p->values + *at;
+        t->grad = t->requires_grad ? p->grads + *at : NULL;
         nn_status st = nn_init_fill(t->data, t->ndim, t->shape, p->inits[i], rng);
         if (st != NN_OK) {
             char why[256];
             snprintf(why, sizeof why, "%s", nn_error_message());
             return nn_error(st, "parameter %s: %s", t->name, why);
         }
-        off += t->numel;
+        *at += t->numel;
     }
     return NN_OK;
 }

@@ -183,7 +183,8 @@ typedef struct nn_params {
     nn_init *inits;
     int count, capacity;
     float *values, *grads;    /* the flat buffers, after finalize */
-    int64_t total;            /* floats in each buffer */
+    int64_t total;            /* trainable floats: all of grads, the head of values */
+    int64_t buffer_total;     /* floats of buffers, in values after the trainable ones */
 } nn_params;
 
 void nn_params_init(nn_params *p, nn_arena *persistent);
@@ -192,6 +193,14 @@ void nn_params_init(nn_params *p, nn_arena *persistent);
  * `name` is copied. NULL when the arena is full, or (NN_ERR_INPUT, message
  * naming the parameter) when `init` needs 2 dims and the shape has fewer. */
 nn_tensor *nn_params_add(nn_params *p, const char *name, int ndim, const int *shape, nn_init init);
+
+/* Declares a buffer: state that is saved and loaded with the parameters
+ * (a checkpoint has it under `name`) but is not trained, such as
+ * BatchNorm's running_mean and running_var. Its tensor has requires_grad 0
+ * and no grad, so the tape never gives it a gradient, and its values lie
+ * after every trainable parameter's in `values`, outside [0, total) where
+ * optimizers, clipping and zero_grad work. Otherwise as nn_params_add. */
+nn_tensor *nn_params_add_buffer(nn_params *p, const char *name, int ndim, const int *shape, nn_init init);
 
 /* Allocates the flat buffers and fills every parameter from its nn_init,
  * in declaration order, drawing from `rng`. */

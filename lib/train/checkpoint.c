@@ -34,6 +34,7 @@ nn_status nn_checkpoint_save(const char *path, const nn_params *p, const nn_opti
     for (int j = 0; j < n_state; j++)
         for (int i = 0; i < p->count; i++) {
             const nn_tensor *x = p->items[i];
+            if (!x->requires_grad) continue;   /* a buffer: no optimizer state */
             char *name = names[j * p->count + i];
             state_key(name, sizeof names[0], o->def->state_names[j], x->name);
             t[k++] = (nn_st_tensor){name, o->state[j] + (x->data - p->values), x->ndim, x->shape};
@@ -124,6 +125,7 @@ nn_status nn_checkpoint_load(const char *path, nn_params *p, nn_optimizer *o, nn
         for (int j = 0; j < o->def->n_state && st == NN_OK; j++)
             for (int i = 0; i < p->count && st == NN_OK; i++) {
                 nn_tensor *x = p->items[i];
+                if (!x->requires_grad) continue;   /* a buffer: no optimizer state */
                 char key[320];
                 state_key(key, sizeof key, o->def->state_names[j], x->name);
                 st = nn_safetensors_read(f, key, x->ndim, x->shape, o->state[j] + (x->data - p->values));
