@@ -46,15 +46,6 @@ static int arg(const char *spec, const char *key, int def)
     return at ? atoi(at + strlen(pat)) : def;
 }
 
-static nn_tensor *golden_tensor(const nn_safetensors *g, const char *name)
-{
-    int ndim, shape[8];
-    ck_assert_msg(nn_safetensors_shape(g, name, &ndim, shape) == 0, "golden values: no tensor `%s`", name);
-    nn_tensor *x = nn_tensor_new(&arena, ndim, shape);
-    ck_assert_int_eq(nn_safetensors_read(g, name, ndim, shape, x->data), NN_OK);
-    return x;
-}
-
 /* The op of case c on in = {x or weight, w, b}; an nn_gradcheck_fn. */
 static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
 {
@@ -73,12 +64,7 @@ static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
 static void compare(const nn_safetensors *g, const char *name, const float *got, long n, double tol,
                     double *max_diff, int *ok)
 {
-    long want_n;
-    float *want = tu_golden(g, name, &want_n);
-    ck_assert_msg(want_n == n, "%s: %ld values in the golden file, %ld here", name, want_n, n);
-    for (long i = 0; i < n; i++) *max_diff = fmax(*max_diff, fabs((double)got[i] - (double)want[i]));
-    *ok &= tu_close(name, got, want, n, tol, tol);
-    free(want);
+    *ok &= tu_golden_compare(g, name, got, n, tol, tol, max_diff);
 }
 
 /* Every golden case of ops whose name starts with `family`. */
@@ -112,12 +98,12 @@ static void against_torch(const char *family, double tol)
         int n_in = norm && c->affine ? 3 : 1;
         for (int i = 0; i < n_in; i++) {
             snprintf(key, sizeof key, "%s.%s", name, in_keys[i + (!strcmp(c->op, "embedding"))]);
-            in[i] = golden_tensor(g, key);
+            in[i] = tu_golden_tensor(&arena, g, key);
             in[i]->requires_grad = 1;
         }
         if (!strcmp(c->op, "embedding")) {
             snprintf(key, sizeof key, "%s.idx", name);
-            nn_tensor *idx = golden_tensor(g, key);
+            nn_tensor *idx = tu_golden_tensor(&arena, g, key);
             ck_assert_int_le(idx->numel, 256);
             c->idx_ndim = idx->ndim;
             memcpy(c->idx_shape, idx->shape, sizeof(int) * (size_t)idx->ndim);
@@ -126,9 +112,9 @@ static void against_torch(const char *family, double tol)
         }
         if (!strcmp(c->op, "batchnorm")) {
             snprintf(key, sizeof key, "%s.rm0", name);
-            c->rm = golden_tensor(g, key);
+            c->rm = tu_golden_tensor(&arena, g, key);
             snprintf(key, sizeof key, "%s.rv0", name);
-            c->rv = golden_tensor(g, key);
+            c->rv = tu_golden_tensor(&arena, g, key);
         }
         nn_arena step;
         nn_arena_init(&step, "step", 0);
@@ -144,7 +130,7 @@ static void against_torch(const char *family, double tol)
         for (int d = 0; d < ndim; d++) ck_assert_int_eq(shape[d], y->shape[d]);
         compare(g, key, y->data, (long)y->numel, tol, &diff, &ok);
         snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = golden_tensor(g, key);
+        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
         ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
         for (int i = 0; i < n_in; i++) {
             snprintf(key, sizeof key, "%s.d%s", name, in_keys[i + (!strcmp(c->op, "embedding"))]);

@@ -114,28 +114,6 @@ static nn_tensor *call_loss(nn_tape *t, nn_tensor **in, void *ctx)
     return NULL;
 }
 
-static nn_tensor *golden_tensor(const nn_safetensors *g, const char *name)
-{
-    int ndim, shape[8];
-    ck_assert_msg(nn_safetensors_shape(g, name, &ndim, shape) == 0, "golden values: no tensor `%s`", name);
-    nn_tensor *x = nn_tensor_new(&arena, ndim, shape);
-    ck_assert_int_eq(nn_safetensors_read(g, name, ndim, shape, x->data), NN_OK);
-    return x;
-}
-
-/* tu_close against golden tensor `name`, the max difference into *max_diff. */
-static int compare(const nn_safetensors *g, const char *name, const float *got, long n, double atol,
-                   double rtol, double *max_diff)
-{
-    long want_n;
-    float *want = tu_golden(g, name, &want_n);
-    ck_assert_msg(want_n == n, "%s: %ld values in the golden file, %ld here", name, want_n, n);
-    for (long i = 0; i < n; i++) *max_diff = fmax(*max_diff, fabs((double)got[i] - (double)want[i]));
-    int ok = tu_close(name, got, want, n, atol, rtol);
-    free(want);
-    return ok;
-}
-
 START_TEST(loss_against_torch_and_finite_differences)
 {
     const loss_spec *sp = &specs[_i];
@@ -158,11 +136,11 @@ START_TEST(loss_against_torch_and_finite_differences)
         nn_tensor *in[2] = {NULL, NULL};
         for (int i = 0; i < sp->n_in; i++) {
             snprintf(key, sizeof key, "%s.x%d", name, i);
-            in[i] = golden_tensor(g, key);
+            in[i] = tu_golden_tensor(&arena, g, key);
             in[i]->requires_grad = 1;
         }
         snprintf(key, sizeof key, "%s.target", name);
-        nn_tensor *target = golden_tensor(g, key);
+        nn_tensor *target = tu_golden_tensor(&arena, g, key);
         a.target = target;
         ck_assert_int_le(target->numel, MAX_ROWS);
         for (int64_t i = 0; i < target->numel; i++) a.labels[i] = (int32_t)target->data[i];
@@ -177,14 +155,14 @@ START_TEST(loss_against_torch_and_finite_differences)
         ck_assert_msg((a.red == NN_REDUCTION_NONE) == (y->ndim > 0), "%s: output rank %d", name, y->ndim);
         double diff = 0.0;
         snprintf(key, sizeof key, "%s.y", name);
-        ok &= compare(g, key, y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol, &diff);
+        ok &= tu_golden_compare(g, key, y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol, &diff);
         snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = golden_tensor(g, key);
+        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
         ck_assert_int_eq(dy->numel, y->numel);
         ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
         for (int i = 0; i < sp->n_in; i++) {
             snprintf(key, sizeof key, "%s.dx%d", name, i);
-            ok &= compare(g, key, in[i]->grad, (long)in[i]->numel, sp->golden_atol, sp->golden_rtol,
+            ok &= tu_golden_compare(g, key, in[i]->grad, (long)in[i]->numel, sp->golden_atol, sp->golden_rtol,
                           &diff);
         }
         nn_arena_deinit(&step);

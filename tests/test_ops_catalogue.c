@@ -151,41 +151,6 @@ static int parse_case(const char *spec, op_args *a)
     return 1;
 }
 
-/* A tensor of golden tensor `name`, in the test arena. */
-static nn_tensor *golden_tensor(const nn_safetensors *g, const char *name)
-{
-    int ndim, shape[8];
-    ck_assert_msg(nn_safetensors_shape(g, name, &ndim, shape) == 0, "golden values: no tensor `%s`", name);
-    nn_tensor *x = nn_tensor_new(&arena, ndim, shape);
-    ck_assert_int_eq(nn_safetensors_read(g, name, ndim, shape, x->data), NN_OK);
-    return x;
-}
-
-/* tu_close against golden tensor `name`; the max difference goes into *max_diff. */
-static int compare(const nn_safetensors *g, const char *name, const float *got, long n, double atol,
-                   double rtol, double *max_diff)
-{
-    long want_n;
-    float *want = tu_golden(g, name, &want_n);
-    ck_assert_msg(want_n == n, "%s: %ld values in the golden file, %ld here", name, want_n, n);
-    for (long i = 0; i < n; i++) *max_diff = fmax(*max_diff, fabs((double)got[i] - (double)want[i]));
-    int ok = tu_close(name, got, want, n, atol, rtol);
-    free(want);
-    return ok;
-}
-
-/* y's shape must be the golden one. The writer stores a 0-d tensor as (1). */
-static int same_shape(const nn_safetensors *g, const char *name, const nn_tensor *y)
-{
-    int ndim, shape[8];
-    ck_assert_int_eq(nn_safetensors_shape(g, name, &ndim, shape), 0);
-    if (y->ndim == 0) return ndim == 1 && shape[0] == 1;
-    if (ndim != y->ndim) return 0;
-    for (int d = 0; d < ndim; d++)
-        if (shape[d] != y->shape[d]) return 0;
-    return 1;
-}
-
 static nn_tensor *gradcheck_input(domain dom, uint64_t seed, const nn_tensor *like)
 {
     switch (dom) {
@@ -227,7 +192,7 @@ START_TEST(op_against_torch_and_finite_differences)
         nn_tensor *in[2] = {NULL, NULL};
         for (int i = 0; i < sp->n_in; i++) {
             snprintf(key, sizeof key, "%s.x%d", name, i);
-            in[i] = golden_tensor(g, key);
+            in[i] = tu_golden_tensor(&arena, g, key);
             in[i]->requires_grad = 1;
         }
         nn_arena step;
@@ -237,16 +202,16 @@ START_TEST(op_against_torch_and_finite_differences)
         nn_tensor *y = call_op(&t, in, &a);
         ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
         snprintf(key, sizeof key, "%s.y", name);
-        ck_assert_msg(same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
+        ck_assert_msg(tu_golden_same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
         double diff = 0.0;
-        ok &= compare(g, key, y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol, &diff);
+        ok &= tu_golden_compare(g, key, y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol, &diff);
         snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = golden_tensor(g, key);
+        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
         ck_assert_int_eq(dy->numel, y->numel);
         ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
         for (int i = 0; i < sp->n_in; i++) {
             snprintf(key, sizeof key, "%s.dx%d", name, i);
-            ok &= compare(g, key, in[i]->grad, (long)in[i]->numel, sp->golden_atol, sp->golden_rtol,
+            ok &= tu_golden_compare(g, key, in[i]->grad, (long)in[i]->numel, sp->golden_atol, sp->golden_rtol,
                           &diff);
         }
         nn_arena_deinit(&step);

@@ -126,15 +126,6 @@ static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
     return NULL;
 }
 
-static nn_tensor *golden_tensor(const nn_safetensors *g, const char *name)
-{
-    int ndim, shape[8];
-    ck_assert_msg(nn_safetensors_shape(g, name, &ndim, shape) == 0, "golden values: no tensor `%s`", name);
-    nn_tensor *x = nn_tensor_new(&arena, ndim, shape);
-    ck_assert_int_eq(nn_safetensors_read(g, name, ndim, shape, x->data), NN_OK);
-    return x;
-}
-
 static int has_tensor(const nn_safetensors *g, const char *name)
 {
     int ndim, shape[8];
@@ -144,23 +135,7 @@ static int has_tensor(const nn_safetensors *g, const char *name)
 static int compare(const nn_safetensors *g, const char *name, const float *got, long n, double tol,
                    double *max_diff)
 {
-    long want_n;
-    float *want = tu_golden(g, name, &want_n);
-    ck_assert_msg(want_n == n, "%s: %ld values in the golden file, %ld here", name, want_n, n);
-    for (long i = 0; i < n; i++) *max_diff = fmax(*max_diff, fabs((double)got[i] - (double)want[i]));
-    int ok = tu_close(name, got, want, n, tol, tol);
-    free(want);
-    return ok;
-}
-
-static int same_shape(const nn_safetensors *g, const char *name, const nn_tensor *y)
-{
-    int ndim, shape[8];
-    ck_assert_int_eq(nn_safetensors_shape(g, name, &ndim, shape), 0);
-    if (ndim != y->ndim) return 0;
-    for (int d = 0; d < ndim; d++)
-        if (shape[d] != y->shape[d]) return 0;
-    return 1;
+    return tu_golden_compare(g, name, got, n, tol, tol, max_diff);
 }
 
 /* Loads the case's float inputs (into in, n_in set), index and mask. */
@@ -170,12 +145,12 @@ static void load_case(const nn_safetensors *g, const char *name, case_args *a, n
     for (a->n_in = 0; a->n_in < MAX_IN; a->n_in++) {
         snprintf(key, sizeof key, "%s.x%d", name, a->n_in);
         if (!has_tensor(g, key)) break;
-        in[a->n_in] = golden_tensor(g, key);
+        in[a->n_in] = tu_golden_tensor(&arena, g, key);
         in[a->n_in]->requires_grad = 1;
     }
     snprintf(key, sizeof key, "%s.idx", name);
     if (has_tensor(g, key)) {
-        nn_tensor *f = golden_tensor(g, key);
+        nn_tensor *f = tu_golden_tensor(&arena, g, key);
         a->idx = NN_ARENA_NEW(&arena, int32_t, f->numel);
         for (int64_t i = 0; i < f->numel; i++) a->idx[i] = (int32_t)f->data[i];
         memcpy(a->idx_shape, f->shape, sizeof a->idx_shape);
@@ -183,7 +158,7 @@ static void load_case(const nn_safetensors *g, const char *name, case_args *a, n
     }
     snprintf(key, sizeof key, "%s.mask", name);
     if (has_tensor(g, key)) {
-        nn_tensor *f = golden_tensor(g, key);
+        nn_tensor *f = tu_golden_tensor(&arena, g, key);
         a->mask = NN_ARENA_NEW(&arena, uint8_t, f->numel);
         for (int64_t i = 0; i < f->numel; i++) a->mask[i] = f->data[i] != 0.0f;
     }
@@ -219,11 +194,11 @@ START_TEST(op_against_torch_and_finite_differences)
         nn_tensor *y = call_op(&t, in, &a);
         ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
         snprintf(key, sizeof key, "%s.y", name);
-        ck_assert_msg(same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
+        ck_assert_msg(tu_golden_same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
         double diff = 0.0;
         ok &= compare(g, key, y->data, (long)y->numel, kind_tol[k], &diff);
         snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = golden_tensor(g, key);
+        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
         ck_assert_int_eq(dy->numel, y->numel);
         ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
         for (int i = 0; i < a.n_in; i++) {

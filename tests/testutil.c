@@ -93,3 +93,35 @@ float *tu_golden(const struct nn_safetensors *f, const char *name, long *n)
     *n = count;
     return data;
 }
+
+nn_tensor *tu_golden_tensor(nn_arena *a, const struct nn_safetensors *g, const char *name)
+{
+    int ndim, shape[8];
+    ck_assert_msg(nn_safetensors_shape(g, name, &ndim, shape) == 0, "golden values: no tensor `%s`", name);
+    nn_tensor *x = nn_tensor_new(a, ndim, shape);
+    ck_assert_int_eq(nn_safetensors_read(g, name, ndim, shape, x->data), NN_OK);
+    return x;
+}
+
+int tu_golden_compare(const struct nn_safetensors *g, const char *name, const float *got, long n,
+                      double atol, double rtol, double *max_diff)
+{
+    long want_n;
+    float *want = tu_golden(g, name, &want_n);
+    ck_assert_msg(want_n == n, "%s: %ld values in the golden file, %ld here", name, want_n, n);
+    for (long i = 0; i < n; i++) *max_diff = fmax(*max_diff, fabs((double)got[i] - (double)want[i]));
+    int ok = tu_close(name, got, want, n, atol, rtol);
+    free(want);
+    return ok;
+}
+
+int tu_golden_same_shape(const struct nn_safetensors *g, const char *name, const nn_tensor *y)
+{
+    int ndim, shape[8];
+    ck_assert_int_eq(nn_safetensors_shape(g, name, &ndim, shape), 0);
+    if (y->ndim == 0) return ndim == 1 && shape[0] == 1;
+    if (ndim != y->ndim) return 0;
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] != y->shape[d]) return 0;
+    return 1;
+}

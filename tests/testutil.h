@@ -27,6 +27,18 @@ struct nn_safetensors;
 struct nn_safetensors *tu_golden_open(const char *path);
 float *tu_golden(const struct nn_safetensors *f, const char *name, long *n);
 
+/* Golden tensor `name` as a tensor in arena `a`. */
+nn_tensor *tu_golden_tensor(nn_arena *a, const struct nn_safetensors *g, const char *name);
+
+/* tu_close of got[0..n) against golden tensor `name`, which must have n
+ * values; the max absolute difference is folded into *max_diff. */
+int tu_golden_compare(const struct nn_safetensors *g, const char *name, const float *got, long n,
+                      double atol, double rtol, double *max_diff);
+
+/* 1 if y has golden tensor `name`'s shape (the writer stores a 0-d tensor
+ * as (1), which matches a 0-d y). */
+int tu_golden_same_shape(const struct nn_safetensors *g, const char *name, const nn_tensor *y);
+
 /* Runs a shell command and returns its output (malloc'd) and exit status. */
 char *tu_run(const char *cmd, int *status);
 
