@@ -1,5 +1,8 @@
 /* The op table: the tape calls nn_op_defs[id].backward. */
 #include "ops/ops.h"
+#include "ops/graph.h"
+#include "ops/rnn_cell.h"
+#include "ops/attention.h"
 
 const nn_op_def nn_op_defs[NN_OP_COUNT] = {
     [NN_OP_LINEAR] = {"linear", nn_linear_backward},
@@ -56,8 +59,18 @@ const nn_op_def nn_op_defs[NN_OP_COUNT] = {
     [NN_OP_NLL_LOSS] = {"nll_loss", nn_nll_loss_backward},
     [NN_OP_COSINE_EMBEDDING_LOSS] = {"cosine_embedding_loss", nn_cosine_loss_backward},
     [NN_OP_SCE_LOSS] = {"sce_loss", nn_cosine_loss_backward},
+    [NN_OP_SPMM] = {"spmm", nn_spmm_backward},
+    [NN_OP_SEGMENT_SUM] = {"segment_sum", nn_segment_reduce_backward},
+    [NN_OP_SEGMENT_MEAN] = {"segment_mean", nn_segment_reduce_backward},
+    [NN_OP_SEGMENT_MAX] = {"segment_max", nn_segment_reduce_backward},
+    [NN_OP_SEGMENT_SOFTMAX] = {"segment_softmax", nn_segment_softmax_backward},
+    [NN_OP_LSTM_CELL] = {"lstm_cell", nn_lstm_cell_backward},
+    [NN_OP_LSTM_CELL_PARAMS] = {"lstm_cell_params", nn_lstm_cell_params_backward},
+    [NN_OP_GRU_CELL] = {"gru_cell", nn_gru_cell_backward},
+    [NN_OP_GRU_CELL_PARAMS] = {"gru_cell_params", nn_gru_cell_params_backward},
+    [NN_OP_ATTENTION] = {"attention", nn_attention_backward},
 };
 
 /* Adding an op fails here until its row above is written and the count
  * bumped; the ops test also checks that no row is left empty. */
-_Static_assert(NN_OP_COUNT == 54, "new op: add its row to nn_op_defs, then update this count");
+_Static_assert(NN_OP_COUNT == 64, "new op: add its row to nn_op_defs, then update this count");
