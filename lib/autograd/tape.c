@@ -12,6 +12,15 @@ void nn_tape_init(nn_tape *t, nn_arena *arena, int recording, int training)
     t->training = training;
 }
 
+uint64_t nn_tape_next_seed(nn_tape *t)
+{
+    /* splitmix64's finalizer over the base plus a Weyl step per draw. */
+    uint64_t z = t->seed + ++t->seeds_drawn * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 nn_tensor *nn_tape_output(nn_tape *t, int ndim, const int *shape, nn_tensor *const *in, int n)
 {
     nn_tensor *out = nn_tensor_new(t->arena, ndim, shape);

@@ -55,6 +55,8 @@ typedef struct nn_tape {
     int n_nodes;
     int recording;            /* 0: forward only (evaluation), no nodes, no grads */
     int training;             /* train-mode behaviour of ops like dropout */
+    uint64_t seed;            /* this step's base for stochastic ops (nn_tape_next_seed) */
+    uint64_t seeds_drawn;
     nn_profile *profile;      /* NULL, or where to add op timings */
 } nn_tape;
 
@@ -67,6 +69,12 @@ void nn_profile_add(nn_profile *p, const nn_op_def *op, double forward, double b
 
 /* Starts an empty tape over `arena` (the caller resets the arena). */
 void nn_tape_init(nn_tape *t, nn_arena *arena, int recording, int training);
+
+/* A fresh 64-bit seed for the next stochastic op of this step (a dropout
+ * layer), a hash of (t->seed, how many were drawn before). The trainer sets
+ * t->seed from its RNG each step, so a resumed run draws the same seeds and
+ * the masks do not depend on thread count. */
+uint64_t nn_tape_next_seed(nn_tape *t);
 
 /* Makes the output tensor of an op: shape `shape`, data from the step arena,
  * requires_grad when the tape records and any of the n inputs requires grad.

@@ -29,6 +29,23 @@ int nn_conv2d_layer_init(nn_conv2d_layer *l, nn_params *p, const char *prefix, i
     return l->weight && (!bias || l->bias) ? 0 : -1;
 }
 
+int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *p, const char *prefix, int channels,
+                            float momentum, float eps)
+{
+    char name[256];
+    l->momentum = momentum;
+    l->eps = eps;
+    l->weight = add_named(p, prefix, "weight", NN_SHAPE(channels), nn_init_torch_norm_weight());
+    l->bias = add_named(p, prefix, "bias", NN_SHAPE(channels), nn_init_torch_norm_bias());
+    snprintf(name, sizeof name, "%s.running_mean", prefix);
+    l->running_mean = nn_params_add_buffer(p, name, NN_SHAPE(channels), nn_init_zeros());
+    snprintf(name, sizeof name, "%s.running_var", prefix);
+    l->running_var = nn_params_add_buffer(p, name, NN_SHAPE(channels), nn_init_ones());
+    snprintf(name, sizeof name, "%s.num_batches_tracked", prefix);
+    l->num_batches_tracked = nn_params_add_buffer(p, name, 0, NULL, nn_init_zeros());
+    return l->weight && l->bias && l->running_mean && l->running_var && l->num_batches_tracked ? 0 : -1;
+}
+
 nn_tensor *nn_linear_layer_forward(const nn_linear_layer *l, nn_tape *t, nn_tensor *x)
 {
     return nn_linear(t, x, l->weight, l->bias);
@@ -37,4 +54,17 @@ nn_tensor *nn_linear_layer_forward(const nn_linear_layer *l, nn_tape *t, nn_tens
 nn_tensor *nn_conv2d_layer_forward(const nn_conv2d_layer *l, nn_tape *t, nn_tensor *x)
 {
     return nn_conv2d(t, x, l->weight, l->bias, l->args);
+}
+
+nn_tensor *nn_batchnorm_layer_forward(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x)
+{
+    /* As torch, every forward in training mode counts (and moves the running stats). */
+    if (x && t->training) l->num_batches_tracked->data[0] += 1.0f;
+    return nn_batchnorm(t, x, l->weight, l->bias, l->running_mean, l->running_var, l->momentum, l->eps);
+}
+
+nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p)
+{
+    if (!t->training || p == 0.0f) return x;
+    return nn_dropout(t, x, p, nn_tape_next_seed(t));
 }

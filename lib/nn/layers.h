@@ -22,7 +22,35 @@ int nn_linear_layer_init(nn_linear_layer *l, nn_params *p, const char *prefix, i
 int nn_conv2d_layer_init(nn_conv2d_layer *l, nn_params *p, const char *prefix, int in, int out,
                          int kernel, nn_conv2d_args args, int bias);
 
+/* BatchNorm1d/2d with affine weight and bias and tracked running stats, as
+ * torch: state_dict keys <prefix>.weight, .bias, .running_mean,
+ * .running_var, .num_batches_tracked (the last three are buffers;
+ * num_batches_tracked is a 0-d float here, an int64 in torch's files). */
+typedef struct nn_batchnorm_layer {
+    nn_tensor *weight, *bias;                      /* (C) */
+    nn_tensor *running_mean, *running_var;         /* (C) buffers */
+    nn_tensor *num_batches_tracked;                /* 0-d buffer */
+    float momentum, eps;
+} nn_batchnorm_layer;
+
+/* torch's defaults: momentum 0.1, eps 1e-5. */
+#define NN_BATCHNORM_MOMENTUM 0.1f
+#define NN_BATCHNORM_EPS 1e-5f
+
+/* Declares the five tensors above, weight 1, bias 0, running_mean 0,
+ * running_var 1. Returns 0, or -1 when the arena is full. */
+int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *p, const char *prefix, int channels,
+                            float momentum, float eps);
+
 nn_tensor *nn_linear_layer_forward(const nn_linear_layer *l, nn_tape *t, nn_tensor *x);
 nn_tensor *nn_conv2d_layer_forward(const nn_conv2d_layer *l, nn_tape *t, nn_tensor *x);
+
+/* Batch statistics and a running-stat update in training (t->training,
+ * counting the batch in num_batches_tracked), the running stats in eval. x: (N, C), (N, C, L) or (N, C, H, W) -> x's shape. */
+nn_tensor *nn_batchnorm_layer_forward(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x);
+
+/* Inverted dropout with probability p and a seed from nn_tape_next_seed,
+ * active only in training; x itself otherwise. */
+nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p);
 
 #endif

@@ -296,6 +296,8 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
     nn_arena_reset(&r->step_arena);
     nn_tape t;
     nn_tape_init(&t, &r->step_arena, 1, 1);
+    /* Dropout masks: one base seed per step from the checkpointed RNG. */
+    t.seed = (uint64_t)nn_rng_u32(&r->state.rng) << 32 | nn_rng_u32(&r->state.rng);
     if (r->profile) nn_tape_profile(&t, r->profile);
     nn_tensor *logits = forward(r, &t, x, n);
     nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, y);
