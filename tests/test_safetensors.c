@@ -389,6 +389,15 @@ START_TEST(bad_entries_are_refused)
          "tensor `w`: data_offsets [0, 8] hold 8 bytes but F32 shape (3) needs 12"},
         {"{\"w\": {\"dtype\": \"F16\", \"shape\": [2, 2], \"data_offsets\": [0, 16]}}", 16,
          "tensor `w`: data_offsets [0, 16] hold 16 bytes but F16 shape (2, 2) needs 8"},
+        /* 0-d tensors hold exactly one element. */
+        {"{\"n\": {\"dtype\": \"I64\", \"shape\": [], \"data_offsets\": [0, 4]}}", 4,
+         "tensor `n`: data_offsets [0, 4] hold 4 bytes but I64 shape () needs 8"},
+        {"{\"n\": {\"dtype\": \"F32\", \"shape\": [], \"data_offsets\": [0, 8]}}", 8,
+         "tensor `n`: data_offsets [0, 8] hold 8 bytes but F32 shape () needs 4"},
+        {"{\"n\": {\"dtype\": \"I64\", \"shape\": [], \"data_offsets\": [0, 0]}}", 0,
+         "tensor `n`: data_offsets [0, 0] hold 0 bytes but I64 shape () needs 8"},
+        {"{\"n\": {\"dtype\": \"I64\", \"shape\": [3], \"data_offsets\": [0, 16]}}", 16,
+         "tensor `n`: data_offsets [0, 16] hold 16 bytes but I64 shape (3) needs 24"},
         {"{\"w\": {\"dtype\": \"F32\", \"shape\": [2147483647, 2147483647, 2147483647], "
          "\"data_offsets\": [0, 0]}}",
          0, "tensor `w`: shape (2147483647, 2147483647, 2147483647) is too large"},
@@ -497,6 +506,85 @@ START_TEST(read_checks_name_dtype_and_shape)
     snprintf(msg, sizeof msg, "%s: tensor `w`: dtype BF16, expected F32", p);
     ck_assert_str_eq(nn_error_message(), msg);
     nn_safetensors_close(f);
+}
+END_TEST
+
+/* F32 and I64 side by side, 0-d ones included (torch's num_batches_tracked
+ * is a 0-d int64): the header names each dtype, the bytes come back as they
+ * went, and each reader takes only its own dtype and exact shape. */
+START_TEST(typed_tensors_round_trip)
+{
+    char p[512], msg[600];
+    path_in(p, sizeof p, "typed.safetensors");
+    int w_shape[] = {2, 3}, c_shape[] = {2};
+    float w[6] = {1, -2, 3.5f, 4, 5, -0.0f}, scalar = 0.25f;
+    int64_t count = 123456789012345, counts[2] = {-1, INT64_MAX};
+    nn_st_typed_tensor t[] = {
+        {.name = "bn.weight", .dtype = NN_ST_F32, .data = w, .ndim = 2, .shape = w_shape},
+        {.name = "bn.num_batches_tracked", .dtype = NN_ST_I64, .data = &count, .ndim = 0},
+        {.name = "counts", .dtype = NN_ST_I64, .data = counts, .ndim = 1, .shape = c_shape},
+        {.name = "scale", .dtype = NN_ST_F32, .data = &scalar, .ndim = 0},
+    };
+    nn_st_meta m[] = {{"format", "pt"}};
+    ck_assert_int_eq(nn_safetensors_write_typed(p, t, 4, m, 1), NN_OK);
+
+    size_t len;
+    unsigned char *b = read_bytes(p, &len);
+    uint64_t n = get_u64(b);
+    const char *want =
+        "{\"__metadata__\":{\"format\":\"pt\"},"
+        "\"bn.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+        "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[24,32]},"
+        "\"counts\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[32,48]},"
+        "\"scale\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[48,52]}}";
+    ck_assert_uint_eq(n, (strlen(want) + 7) / 8 * 8);
+    ck_assert_int_eq(memcmp(b + 8, want, strlen(want)), 0);
+    ck_assert_uint_eq(len, 8 + n + 52);
+    ck_assert_int_eq(memcmp(b + 8 + n + 24, &count, 8), 0);
+    free(b);
+
+    nn_safetensors *f = NULL;
+    ck_assert_msg(nn_safetensors_open(&f, p) == NN_OK, "%s", nn_error_message());
+    ck_assert_str_eq(nn_safetensors_dtype(f, "bn.weight"), "F32");
+    ck_assert_str_eq(nn_safetensors_dtype(f, "bn.num_batches_tracked"), "I64");
+    ck_assert_ptr_null(nn_safetensors_dtype(f, "bn.bias"));
+    int ndim = -1, shape[8];
+    ck_assert_int_eq(nn_safetensors_shape(f, "bn.num_batches_tracked", &ndim, shape), 0);
+    ck_assert_int_eq(ndim, 0);
+
+    float w_back[6], s_back;
+    int64_t count_back = 0, counts_back[2];
+    ck_assert_int_eq(nn_safetensors_read(f, "bn.weight", 2, w_shape, w_back), NN_OK);
+    ck_assert_int_eq(memcmp(w_back, w, sizeof w), 0);
+    ck_assert_int_eq(nn_safetensors_read(f, "scale", 0, NULL, &s_back), NN_OK);
+    ck_assert_float_eq(s_back, 0.25f);
+    ck_assert_int_eq(nn_safetensors_read_i64(f, "bn.num_batches_tracked", 0, NULL, &count_back), NN_OK);
+    ck_assert(count_back == count);
+    ck_assert_int_eq(nn_safetensors_read_i64(f, "counts", 1, c_shape, counts_back), NN_OK);
+    ck_assert(counts_back[0] == -1 && counts_back[1] == INT64_MAX);
+
+    /* Each reader refuses the other's dtype, and a 0-d tensor is not a (1). */
+    ck_assert_int_eq(nn_safetensors_read(f, "bn.num_batches_tracked", 0, NULL, &s_back), NN_ERR_INPUT);
+    snprintf(msg, sizeof msg, "%s: tensor `bn.num_batches_tracked`: dtype I64, expected F32", p);
+    ck_assert_str_eq(nn_error_message(), msg);
+    ck_assert_int_eq(nn_safetensors_read_i64(f, "scale", 0, NULL, &count_back), NN_ERR_INPUT);
+    snprintf(msg, sizeof msg, "%s: tensor `scale`: dtype F32, expected I64", p);
+    ck_assert_str_eq(nn_error_message(), msg);
+    int one[] = {1};
+    ck_assert_int_eq(nn_safetensors_read_i64(f, "bn.num_batches_tracked", 1, one, &count_back), NN_ERR_INPUT);
+    snprintf(msg, sizeof msg, "%s: tensor `bn.num_batches_tracked`: shape (), expected (1)", p);
+    ck_assert_str_eq(nn_error_message(), msg);
+    ck_assert_int_eq(nn_safetensors_read_i64(f, "missing", 0, NULL, &count_back), NN_ERR_INPUT);
+    snprintf(msg, sizeof msg, "%s: no tensor `missing`", p);
+    ck_assert_str_eq(nn_error_message(), msg);
+    ck_assert(count_back == count); /* untouched on error */
+    nn_safetensors_close(f);
+
+    /* The typed writer keeps the plain one's refusals. */
+    nn_st_typed_tensor dup[] = {t[1], t[1]};
+    ck_assert_int_eq(nn_safetensors_write_typed(p, dup, 2, NULL, 0), NN_ERR_INPUT);
+    snprintf(msg, sizeof msg, "%s: two tensors are named `bn.num_batches_tracked`", p);
+    ck_assert_str_eq(nn_error_message(), msg);
 }
 END_TEST
 
@@ -671,6 +759,7 @@ static Suite *safetensors_suite(void)
     tcase_add_test(tc, bad_entries_are_refused);
     tcase_add_test(tc, unusual_but_valid_files_open);
     tcase_add_test(tc, read_checks_name_dtype_and_shape);
+    tcase_add_test(tc, typed_tensors_round_trip);
     tcase_add_test(tc, write_is_atomic);
     tcase_add_test(tc, writer_refuses_clashing_names);
     tcase_add_test(tc, random_damage_never_crashes);

@@ -65,6 +65,15 @@ static const char *sorted_duplicate(const char **names, int n)
 
 /* ---------------------------------------------------------------- writer */
 
+/* Header name and element size of each nn_st_dtype. */
+static const struct {
+    const char *name;
+    unsigned size;
+} write_dtypes[] = {
+    [NN_ST_F32] = {"F32", 4},
+    [NN_ST_I64] = {"I64", 8},
+};
+
 /* Integers go into the header as raw text: cJSON prints numbers above
  * INT_MAX with %g, which could come out as "1e+15" and be refused by
  * readers that parse offsets as u64. */
@@ -85,7 +94,7 @@ static int json_add(cJSON *parent, const char *key, cJSON *item)
     return ok;
 }
 
-static cJSON *tensor_json(const nn_st_tensor *t, uint64_t begin, uint64_t end)
+static cJSON *tensor_json(const nn_st_typed_tensor *t, uint64_t begin, uint64_t end)
 {
     cJSON *obj = cJSON_CreateObject();
     cJSON *shape = cJSON_CreateArray();
@@ -94,7 +103,7 @@ static cJSON *tensor_json(const nn_st_tensor *t, uint64_t begin, uint64_t end)
     for (int d = 0; ok && d < t->ndim; d++)
         ok = json_add(shape, NULL, json_uint((uint64_t)t->shape[d]));
     ok = ok && json_add(offsets, NULL, json_uint(begin)) && json_add(offsets, NULL, json_uint(end));
-    ok = ok && json_add(obj, "dtype", cJSON_CreateString("F32"));
+    ok = ok && json_add(obj, "dtype", cJSON_CreateString(write_dtypes[t->dtype].name));
     if (ok && json_add(obj, "shape", shape)) {
         shape = NULL; /* owned by obj now */
         if (json_add(obj, "data_offsets", offsets)) return obj;
@@ -108,7 +117,7 @@ static cJSON *tensor_json(const nn_st_tensor *t, uint64_t begin, uint64_t end)
 
 /* The header text, padded with spaces to a multiple of 8 so the data that
  * follows starts 8-aligned in the file; NULL when out of memory. */
-static char *header_text(const nn_st_tensor *tensors, int n, const nn_st_meta *meta, int n_meta,
+static char *header_text(const nn_st_typed_tensor *tensors, int n, const nn_st_meta *meta, int n_meta,
                          const uint64_t *bytes, size_t *len)
 {
     cJSON *root = cJSON_CreateObject();
@@ -144,7 +153,7 @@ static char *header_text(const nn_st_tensor *tensors, int n, const nn_st_meta *m
 
 /* Length, header and data as the parts of one atomic write. */
 static nn_status write_atomic(const char *path, const char *header, size_t header_len,
-                              const nn_st_tensor *tensors, int n, const uint64_t *bytes)
+                              const nn_st_typed_tensor *tensors, int n, const uint64_t *bytes)
 {
     nn_file_part *parts = malloc(sizeof *parts * ((size_t)n + 2));
     if (!parts) return nn_error(NN_ERR_RUNTIME, "%s: out of memory", path);
@@ -161,6 +170,21 @@ static nn_status write_atomic(const char *path, const char *header, size_t heade
 nn_status nn_safetensors_write(const char *path, const nn_st_tensor *tensors, int n,
                                const nn_st_meta *meta, int n_meta)
 {
+    NN_ASSERT(n >= 0 && (n == 0 || tensors));
+    nn_st_typed_tensor *typed = malloc(sizeof *typed * ((size_t)n + 1));
+    if (!typed) return nn_error(NN_ERR_RUNTIME, "%s: out of memory", path);
+    for (int i = 0; i < n; i++)
+        typed[i] = (nn_st_typed_tensor){.name = tensors[i].name, .dtype = NN_ST_F32,
+                                        .data = tensors[i].data, .ndim = tensors[i].ndim,
+                                        .shape = tensors[i].shape};
+    nn_status st = nn_safetensors_write_typed(path, typed, n, meta, n_meta);
+    free(typed);
+    return st;
+}
+
+nn_status nn_safetensors_write_typed(const char *path, const nn_st_typed_tensor *tensors, int n,
+                                     const nn_st_meta *meta, int n_meta)
+{
     NN_ASSERT(path && n >= 0 && n_meta >= 0);
     NN_ASSERT(n == 0 || tensors);
     NN_ASSERT(n_meta == 0 || meta);
@@ -175,11 +199,12 @@ nn_status nn_safetensors_write(const char *path, const nn_st_tensor *tensors, in
     }
     nn_status st = NN_OK;
     for (int i = 0; i < n && st == NN_OK; i++) {
-        const nn_st_tensor *t = &tensors[i];
+        const nn_st_typed_tensor *t = &tensors[i];
         NN_ASSERT(t->name && t->ndim >= 0 && t->ndim <= ST_MAX_DIMS && (t->ndim == 0 || t->shape));
+        NN_ASSERT(t->dtype == NN_ST_F32 || t->dtype == NN_ST_I64);
         for (int d = 0; d < t->ndim; d++) NN_ASSERT(t->shape[d] >= 0);
         int overflow;
-        bytes[i] = shape_bytes(t->ndim, t->shape, sizeof(float), &overflow);
+        bytes[i] = shape_bytes(t->ndim, t->shape, write_dtypes[t->dtype].size, &overflow);
         NN_ASSERT(!overflow && (bytes[i] == 0 || t->data));
         if (strcmp(t->name, ST_META_KEY) == 0)
             st = nn_error(NN_ERR_INPUT, "%s: a tensor cannot be named `%s` (reserved for metadata)",
@@ -611,15 +636,23 @@ int nn_safetensors_shape(const nn_safetensors *f, const char *name, int *ndim, i
     return 0;
 }
 
-nn_status nn_safetensors_read(const nn_safetensors *f, const char *name, int ndim,
-                              const int *shape, float *dst)
+const char *nn_safetensors_dtype(const nn_safetensors *f, const char *name)
+{
+    const st_entry *e = find(f, name);
+    return e ? e->dtype : NULL;
+}
+
+/* Copies tensor `name` into dst after checking it exists and has exactly
+ * `dtype` and the given shape. */
+static nn_status read_checked(const nn_safetensors *f, const char *name, const char *dtype,
+                              int ndim, const int *shape, void *dst)
 {
     NN_ASSERT(f && name && ndim >= 0 && (ndim == 0 || shape));
     const st_entry *e = find(f, name);
     if (!e) return nn_error(NN_ERR_INPUT, "%s: no tensor `%s`", f->path, name);
-    if (strcmp(e->dtype, "F32") != 0)
-        return nn_error(NN_ERR_INPUT, "%s: tensor `%s`: dtype %s, expected F32", f->path, name,
-                        e->dtype);
+    if (strcmp(e->dtype, dtype) != 0)
+        return nn_error(NN_ERR_INPUT, "%s: tensor `%s`: dtype %s, expected %s", f->path, name,
+                        e->dtype, dtype);
     int same = e->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = e->shape[i] == shape[i];
     if (!same) {
@@ -628,8 +661,20 @@ nn_status nn_safetensors_read(const nn_safetensors *f, const char *name, int ndi
                         nn_shape_str(found, sizeof found, e->ndim, e->shape),
                         nn_shape_str(want, sizeof want, ndim, shape));
     }
-    /* The open checks made end - begin == 4 * numel and end <= data size. */
+    /* The open checks made end - begin == element size * numel and end <= data size. */
     size_t n = (size_t)(e->end - e->begin);
     if (n > 0) memcpy(dst, f->bytes + f->data_start + e->begin, n);
     return NN_OK;
+}
+
+nn_status nn_safetensors_read(const nn_safetensors *f, const char *name, int ndim,
+                              const int *shape, float *dst)
+{
+    return read_checked(f, name, "F32", ndim, shape, dst);
+}
+
+nn_status nn_safetensors_read_i64(const nn_safetensors *f, const char *name, int ndim,
+                                  const int *shape, int64_t *dst)
+{
+    return read_checked(f, name, "I64", ndim, shape, dst);
 }
