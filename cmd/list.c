@@ -31,6 +31,7 @@ int cmd_list(int argc, char **argv)
             if (h->type == NN_HPARAM_BOOL) printf(" %s=%s", h->name, h->def != 0.0 ? "true" : "false");
             else if (h->type == NN_HPARAM_PAIR) printf(" %s=[%g,%g]", h->name, h[0].def, h[1].def);
             else if (h->type == NN_HPARAM_NUMBER) printf(" %s=%g", h->name, h->def);
+            else if (h->type == NN_HPARAM_CHOICE) printf(" %s=%s", h->name, h->choices[(int)h->def]);
             /* NN_HPARAM_PAIR_SECOND: printed with its first */
         }
         printf("\n");

@@ -138,6 +138,32 @@ lrs=$(grep '"epoch": [0-9]*, "step"' "$T/p3/metrics.jsonl" | sed -n 's/.*"lr": \
 cmp -s "$T/p3/last.safetensors" "$T/p1/last.safetensors" && [ "$lrs" != "0.02 0.02 0.02 " ] \
     && ok "plateau schedule resumes bit for bit (lr by epoch: $lrs)" || bad "plateau resume" "lr by epoch: $lrs"
 
+# --- early stopping: val accuracy must gain more than 0.5 per epoch, so epoch 1
+# sets the best and epochs 2 and 3 use up a patience of 2; a resume stays stopped.
+ES=(--set train.early_stopping.patience=2 --set train.early_stopping.metric=val_accuracy --set train.early_stopping.min_delta=0.5)
+"$NNZOO" train $CFG -o "$T/es" "${SMALL[@]}" "${ES[@]}" --set train.epochs=10 2>"$T/es.err"
+epochs=$(grep -c '"epoch": [0-9]*, "step"' "$T/es/metrics.jsonl")
+grep -q '"early_stop": {"epoch": 3, "metric": "val_accuracy"' "$T/es/metrics.jsonl" && [ "$epochs" -eq 3 ] \
+    && grep -q "early stopping: val_accuracy has not improved by more than 0.5 for 2 epochs" "$T/es.err" \
+    && ok "early stopping after 3 epochs (patience 2)" || bad "early stopping" "$epochs epochs: $(tail -1 "$T/es/metrics.jsonl")"
+cp "$T/es/last.safetensors" "$T/es_before.safetensors"
+"$NNZOO" train $CFG --resume "$T/es" "${SMALL[@]}" "${ES[@]}" --set train.epochs=10 2>/dev/null
+cmp -s "$T/es/last.safetensors" "$T/es_before.safetensors" && ok "a resumed early-stopped run stays stopped" || bad "early stop resume"
+expect_error "early stopping on val needs a val split" 2 'train.early_stopping.metric: val_loss needs a validation split' -- "$NNZOO" train $CFG -o "$T/r0" --set data.val_size=0 --set train.early_stopping.patience=1
+
+# --- L-BFGS, full batch, resumed bit for bit
+LB=(--set data.train_limit=1000 --set data.val_size=0 --set train.batch_size=1000 --set train.eval_batch_size=1000
+    --set 'train.optimizer={"name": "lbfgs", "max_iter": 4, "history_size": 5, "line_search_fn": "strong_wolfe"}'
+    --set 'train.schedule={"name": "constant"}')
+"$NNZOO" train $CFG -o "$T/lb3" "${LB[@]}" --set train.epochs=3 2>/dev/null
+"$NNZOO" train $CFG -o "$T/lb1" "${LB[@]}" --set train.epochs=1 2>/dev/null
+"$NNZOO" train $CFG --resume "$T/lb1" "${LB[@]}" --set train.epochs=3 2>/dev/null
+l1=$(grep -m1 '"epoch": 1, "step"' "$T/lb3/metrics.jsonl" | sed -n 's/.*"train_loss": \([0-9.]*\).*/\1/p')
+l3=$(grep -m1 '"epoch": 3, "step"' "$T/lb3/metrics.jsonl" | sed -n 's/.*"train_loss": \([0-9.]*\).*/\1/p')
+cmp -s "$T/lb3/last.safetensors" "$T/lb1/last.safetensors" && awk "BEGIN{exit !($l3 < $l1)}" \
+    && ok "L-BFGS trains (loss $l1 -> $l3) and resumes bit for bit" || bad "L-BFGS" "loss $l1 -> $l3"
+expect_error "L-BFGS line search name" 2 'train.optimizer.line_search_fn: expected one of none, strong_wolfe; found "wolfe"' -- "$NNZOO" train $CFG -o "$T/r0" --set train.optimizer.name=lbfgs --set train.optimizer.line_search_fn=wolfe
+
 # --- init-only
 "$NNZOO" train $CFG -o "$T/i" --init-only >/dev/null && [ -s "$T/i/init.safetensors" ] && [ ! -e "$T/i/last.safetensors" ] \
     && ok "--init-only writes init.safetensors only" || bad "--init-only"

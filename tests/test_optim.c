@@ -333,6 +333,49 @@ START_TEST(lbfgs_matches_pytorch)
 }
 END_TEST
 
+/* L-BFGS through the optimizer table (as the trainer runs it) follows the
+ * same PyTorch trajectories, and a checkpoint taken halfway resumes it bit
+ * for bit: the history and scalars it saves are all the state there is. */
+START_TEST(lbfgs_table_matches_pytorch_and_resumes)
+{
+    open_golden();
+    nn_arena a;
+    nn_arena_init(&a, "test", 0);
+    nn_params p;
+    make_params(&p, &a, &prob);
+    const nn_lbfgs_options lo = lbfgs_options(_i);
+    const double hp[] = {lo.lr, lo.max_iter, lo.max_eval, lo.tolerance_grad, lo.tolerance_change,
+                         lo.history_size, lo.line_search_fn == NN_LBFGS_STRONG_WOLFE};
+    ck_assert_int_eq(nn_optimizer_lbfgs.n_hparams, 7);
+    nn_optimizer o, resumed;
+    ck_assert_int_eq(nn_optimizer_init(&o, &nn_optimizer_lbfgs, &p, hp), NN_OK);
+    static trajectory t;
+    load_trajectory(&t, lbfgs_names[_i]);
+    closure_ctx ctx = {&p, 0};
+    char path[] = "/tmp/nnzoo_test_lbfgs_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    nn_optimizer *cur = &o;
+    for (int step = 0; step < STEPS; step++) {
+        if (step == STEPS / 2) {
+            ck_assert_int_eq(nn_checkpoint_save(path, &p, &o, NULL, NULL), NN_OK);
+            ck_assert_int_eq(nn_optimizer_init(&resumed, &nn_optimizer_lbfgs, &p, hp), NN_OK);
+            for (int64_t i = 0; i < p.total; i++) p.values[i] = 0.0f;
+            ck_assert_int_eq(nn_checkpoint_load(path, &p, &resumed, NULL), NN_OK);
+            cur = &resumed;
+        }
+        float loss;
+        ck_assert_int_eq(cur->def->step_closure(cur, closure, &ctx, &loss), NN_OK);
+        ck_assert_msg(check_step(&t, step, p.values), "%s (table, resumed at %d): differs from PyTorch at step %d",
+                      t.name, STEPS / 2, step + 1);
+    }
+    unlink(path);
+    nn_arena_deinit(&a);
+    close_golden();
+}
+END_TEST
+
 START_TEST(golden_file_has_no_untested_variant)
 {
     open_golden();
@@ -340,9 +383,9 @@ START_TEST(golden_file_has_no_untested_variant)
     for (int i = 0; i < nn_safetensors_count(golden); i++)
         trajectories += !strncmp(nn_safetensors_name(golden, i), "traj.", 5);
     ck_assert_int_eq(trajectories, 2 * (N_VARIANTS + N_LBFGS));
-    /* and every registered optimizer has a variant */
+    /* and every registered optimizer has a variant (L-BFGS has its own cases) */
     for (int i = 0; nn_optimizers[i]; i++) {
-        int found = 0;
+        int found = nn_optimizers[i] == &nn_optimizer_lbfgs;
         for (int j = 0; j < N_VARIANTS; j++) found |= variants[j].def == nn_optimizers[i];
         ck_assert_msg(found, "optimizer %s has no golden trajectory", nn_optimizers[i]->name);
     }
@@ -632,10 +675,10 @@ START_TEST(optimizer_config_errors)
     static const struct { const char *train, *msg; } cases[] = {
         {"{\"optimizer\": {\"name\": \"Adam\"}}",
          ORIGIN ": train.optimizer.name: expected one of sgd, adagrad, adadelta, rmsprop, adam, adamw, "
-                "adamax, nadam, rprop, asgd; found \"Adam\" (did you mean `adam`?)"},
+                "adamax, nadam, rprop, asgd, lbfgs; found \"Adam\" (did you mean `adam`?)"},
         {"{\"optimizer\": {\"name\": \"lion\"}}",
          ORIGIN ": train.optimizer.name: expected one of sgd, adagrad, adadelta, rmsprop, adam, adamw, "
-                "adamax, nadam, rprop, asgd; found \"lion\""},
+                "adamax, nadam, rprop, asgd, lbfgs; found \"lion\""},
         {"{\"optimizer\": {\"name\": \"adam\", \"betas\": [0.9, 1.0]}}",
          ORIGIN ": train.optimizer.betas: expected an array of 2 numbers in [0, 1), found [0.9,1]"},
         {"{\"optimizer\": {\"name\": \"nadam\", \"betas\": 0.9}}",
@@ -745,6 +788,7 @@ static Suite *optim_suite(void)
     printf("optimizers vs PyTorch (%s), %d steps each:\n", GOLDEN, STEPS);
     tcase_add_loop_test(tc, trajectories_match_pytorch, 0, N_VARIANTS);
     tcase_add_loop_test(tc, lbfgs_matches_pytorch, 0, N_LBFGS);
+    tcase_add_loop_test(tc, lbfgs_table_matches_pytorch_and_resumes, 0, N_LBFGS);
     tcase_add_test(tc, golden_file_has_no_untested_variant);
     tcase_add_loop_test(tc, state_survives_a_checkpoint, 0, 5);
     tcase_add_test(tc, scalar_state_errors_name_the_key);

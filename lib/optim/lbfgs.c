@@ -361,3 +361,104 @@ nn_status nn_lbfgs_step(nn_lbfgs *s, nn_lbfgs_closure closure, void *ctx, float 
     }
     return NN_OK;
 }
+
+/* ---- as a table optimizer, for the trainer and its checkpoints ---- */
+
+enum { LR, MAX_ITER, MAX_EVAL, TOLERANCE_GRAD, TOLERANCE_CHANGE, HISTORY_SIZE, LINE_SEARCH_FN };
+
+static const char *const line_search_names[] = {"none", "strong_wolfe", NULL};
+
+static const nn_hparam lbfgs_hparams[] = {
+    [LR] = {"lr", NN_HPARAM_NUMBER, 1.0, 0.0, 1e6},
+    [MAX_ITER] = {"max_iter", NN_HPARAM_NUMBER, 20, 1, 1e6},
+    [MAX_EVAL] = {"max_eval", NN_HPARAM_NUMBER, 0, 0, 1e6},   /* 0: max_iter * 5 / 4, torch's None */
+    [TOLERANCE_GRAD] = {"tolerance_grad", NN_HPARAM_NUMBER, 1e-7, 0.0, 1e6},
+    [TOLERANCE_CHANGE] = {"tolerance_change", NN_HPARAM_NUMBER, 1e-9, 0.0, 1e6},
+    [HISTORY_SIZE] = {"history_size", NN_HPARAM_NUMBER, 100, 1, 1e5},
+    [LINE_SEARCH_FN] = {"line_search_fn", NN_HPARAM_CHOICE, 0, 0, 1, 0, line_search_names},
+};
+
+/* The iteration state that outlives a step, kept in o->scalar so that
+ * checkpoints save it as they save any optimizer's scalars. */
+enum { S_FIRST, S_COUNT, S_T, S_H_DIAG, S_PREV_LOSS, S_N_ITER, S_FUNC_EVALS, N_SCALARS };
+static const char *const lbfgs_scalars[] = {"first", "count", "t", "h_diag", "prev_loss", "n_iter", "func_evals"};
+_Static_assert(sizeof lbfgs_scalars / sizeof lbfgs_scalars[0] == N_SCALARS, "a name per scalar");
+
+static int lbfgs_check(const double *hp, const char **why)
+{
+    static const int whole[] = {MAX_ITER, MAX_EVAL, HISTORY_SIZE};
+    for (int i = 0; i < 3; i++)
+        if (hp[whole[i]] != floor(hp[whole[i]])) {
+            *why = "expected a whole number";
+            return whole[i];
+        }
+    return -1;
+}
+
+static nn_status lbfgs_setup(nn_optimizer *o)
+{
+    nn_lbfgs *s = nn_arena_calloc(o->params->arena, sizeof *s);
+    if (!s) return NN_ERR_RUNTIME;
+    nn_lbfgs_options opt = {
+        .lr = o->hp[LR],
+        .max_iter = (int)o->hp[MAX_ITER],
+        .max_eval = (int)o->hp[MAX_EVAL],
+        .tolerance_grad = o->hp[TOLERANCE_GRAD],
+        .tolerance_change = o->hp[TOLERANCE_CHANGE],
+        .history_size = (int)o->hp[HISTORY_SIZE],
+        .line_search_fn = o->hp[LINE_SEARCH_FN] != 0.0 ? NN_LBFGS_STRONG_WOLFE : NN_LBFGS_NO_LINE_SEARCH,
+    };
+    NN_TRY(nn_lbfgs_init(s, o->params, &opt));
+    o->impl = s;
+    o->scalar[S_H_DIAG] = s->h_diag;
+    return NN_OK;
+}
+
+static nn_status lbfgs_step_closure(nn_optimizer *o, nn_optim_closure closure, void *ctx, float *loss)
+{
+    nn_lbfgs *s = o->impl;
+    s->opt.lr = o->lr;   /* a schedule may have changed it */
+    s->first = (int)o->scalar[S_FIRST];
+    s->count = (int)o->scalar[S_COUNT];
+    s->t = o->scalar[S_T];
+    s->h_diag = (float)o->scalar[S_H_DIAG];
+    s->prev_loss = o->scalar[S_PREV_LOSS];
+    s->n_iter = (int64_t)o->scalar[S_N_ITER];
+    s->func_evals = (int64_t)o->scalar[S_FUNC_EVALS];
+    nn_status st = nn_lbfgs_step(s, closure, ctx, loss);
+    o->scalar[S_FIRST] = s->first;
+    o->scalar[S_COUNT] = s->count;
+    o->scalar[S_T] = s->t;
+    o->scalar[S_H_DIAG] = s->h_diag;
+    o->scalar[S_PREV_LOSS] = s->prev_loss;
+    o->scalar[S_N_ITER] = (double)s->n_iter;
+    o->scalar[S_FUNC_EVALS] = (double)s->func_evals;
+    o->steps++;
+    return st;
+}
+
+static void lbfgs_extra(const nn_optimizer *o, int i, nn_optim_extra *out)
+{
+    const nn_lbfgs *s = o->impl;
+    const int n = (int)o->params->total, rows = s->opt.history_size + 1;
+    switch (i) {
+    case 0: *out = (nn_optim_extra){"lbfgs.d", s->d, 1, {n, 0}}; break;
+    case 1: *out = (nn_optim_extra){"lbfgs.prev_flat_grad", s->prev_grad, 1, {n, 0}}; break;
+    case 2: *out = (nn_optim_extra){"lbfgs.old_dirs", s->dirs, 2, {rows, n}}; break;
+    case 3: *out = (nn_optim_extra){"lbfgs.old_stps", s->stps, 2, {rows, n}}; break;
+    default: *out = (nn_optim_extra){"lbfgs.ro", s->ro, 1, {rows, 0}}; break;
+    }
+}
+
+const nn_optimizer_def nn_optimizer_lbfgs = {
+    .name = "lbfgs",
+    .hparams = lbfgs_hparams,
+    .n_hparams = sizeof lbfgs_hparams / sizeof lbfgs_hparams[0],
+    .scalar_names = lbfgs_scalars,
+    .n_scalars = N_SCALARS,
+    .check = lbfgs_check,
+    .setup = lbfgs_setup,
+    .step_closure = lbfgs_step_closure,
+    .n_extra = 5,
+    .extra = lbfgs_extra,
+};

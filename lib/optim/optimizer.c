@@ -14,6 +14,7 @@ const nn_optimizer_def *const nn_optimizers[] = {
     &nn_optimizer_nadam,
     &nn_optimizer_rprop,
     &nn_optimizer_asgd,
+    &nn_optimizer_lbfgs,
     NULL,
 };
 
@@ -36,7 +37,9 @@ static int table_is_valid(const nn_optimizer_def *def)
         if (second && strcmp(h->name, def->hparams[i + 1].name)) return 0;
         if (h->type == NN_HPARAM_PAIR) i++;
         else if (h->open) return 0;
+        if ((h->type == NN_HPARAM_CHOICE) != (h->choices != NULL)) return 0;
     }
+    if (!def->step == !def->step_closure) return 0;
     return 1;
 }
 
@@ -57,7 +60,7 @@ nn_status nn_optimizer_init(nn_optimizer *o, const nn_optimizer_def *def, nn_par
         if (!o->state[i]) return NN_ERR_RUNTIME;
     }
     if (def->init) def->init(o);
-    return NN_OK;
+    return def->setup ? def->setup(o) : NN_OK;
 }
 
 /* At most this many blocks, so their partial sums fit on the stack. */

@@ -21,7 +21,7 @@
 
 #define NN_OPTIM_MAX_HPARAMS 8
 #define NN_OPTIM_MAX_STATE 4
-#define NN_OPTIM_MAX_SCALARS 2
+#define NN_OPTIM_MAX_SCALARS 8
 /* Loops over fewer floats stay on one thread: a parallel region would cost more. */
 #define NN_OPTIM_MIN_PARALLEL 32768
 
@@ -34,6 +34,9 @@ typedef enum {
      * NN_HPARAM_PAIR_SECOND entry of the same name (the second's). */
     NN_HPARAM_PAIR,
     NN_HPARAM_PAIR_SECOND,
+    /* One of the names in `choices` (L-BFGS's line_search_fn); the value is
+     * its index, def the default's. */
+    NN_HPARAM_CHOICE,
 } nn_hparam_type;
 
 /* nn_hparam.open: ends of a pair's ranges that are excluded, as in
@@ -45,7 +48,22 @@ typedef struct nn_hparam {
     nn_hparam_type type;
     double def, min, max;    /* bools: 0 or 1 */
     int open;                /* pairs only, on the NN_HPARAM_PAIR entry */
+    const char *const *choices;   /* NN_HPARAM_CHOICE: NULL-terminated names */
 } nn_hparam;
+
+/* Evaluates the loss at the current parameters into *loss and its gradient
+ * into params->grads (zeroed first); for optimizers that evaluate several
+ * times per step (L-BFGS). A status other than NN_OK stops the step. */
+typedef nn_status (*nn_optim_closure)(void *ctx, float *loss);
+
+/* State that is not one buffer of params->total floats (L-BFGS's history),
+ * saved in checkpoints as `optimizer.<name>`. */
+typedef struct nn_optim_extra {
+    const char *name;
+    float *data;
+    int ndim;
+    int shape[2];
+} nn_optim_extra;
 
 typedef struct nn_optimizer {
     const struct nn_optimizer_def *def;
@@ -55,6 +73,7 @@ typedef struct nn_optimizer {
     float *state[NN_OPTIM_MAX_STATE];   /* each params->total floats */
     double scalar[NN_OPTIM_MAX_SCALARS]; /* named by def->scalar_names */
     int64_t steps;                      /* updates made so far */
+    void *impl;                         /* a family's own state (L-BFGS), persistent arena */
 } nn_optimizer;
 
 typedef struct nn_optimizer_def {
@@ -72,8 +91,17 @@ typedef struct nn_optimizer_def {
     /* Optional: state that does not start at zero (Adagrad's
      * initial_accumulator_value, Rprop's step sizes, the scalars). */
     void (*init)(nn_optimizer *o);
-    /* One update from params->grads; increments o->steps. */
+    /* One update from params->grads; increments o->steps. NULL for the
+     * optimizers that need a closure. */
     void (*step)(nn_optimizer *o);
+    /* Optional: allocations beyond the state buffers (o->impl). */
+    nn_status (*setup)(nn_optimizer *o);
+    /* Optional, instead of step: one update that calls `closure` as often
+     * as it needs; *loss gets the loss at the starting point. */
+    nn_status (*step_closure)(nn_optimizer *o, nn_optim_closure closure, void *ctx, float *loss);
+    /* Optional: n_extra more state arrays, described by extra(o, i, out). */
+    int n_extra;
+    void (*extra)(const nn_optimizer *o, int i, nn_optim_extra *out);
 } nn_optimizer_def;
 
 /* Sets up `o` for `params` with hyperparameter values `hp` (def->n_hparams
@@ -105,5 +133,6 @@ extern const nn_optimizer_def nn_optimizer_adamax;
 extern const nn_optimizer_def nn_optimizer_nadam;
 extern const nn_optimizer_def nn_optimizer_rprop;
 extern const nn_optimizer_def nn_optimizer_asgd;
+extern const nn_optimizer_def nn_optimizer_lbfgs;
 
 #endif

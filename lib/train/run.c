@@ -9,10 +9,38 @@
 #include "ops/ops.h"
 #include "core/clock.h"
 #include "optim/clip.h"
+#include "train/init_choice.h"
 #include "train/progress.h"
 
 /* RNG streams: parameter init and stochastic ops draw apart. */
 enum { STREAM_INIT = 0, STREAM_TRAIN = 2 };
+
+static const char *const metric_names[] = {
+    [NN_RUN_METRIC_VAL_LOSS] = "val_loss",
+    [NN_RUN_METRIC_VAL_ACCURACY] = "val_accuracy",
+    [NN_RUN_METRIC_TRAIN_LOSS] = "train_loss",
+    [NN_RUN_METRIC_TRAIN_ACCURACY] = "train_accuracy",
+    NULL,
+};
+
+/* train.early_stopping.{metric, patience, min_delta}, as Keras's and
+ * Lightning's EarlyStopping. */
+static nn_status read_early_stopping(nn_run_settings *s, nn_config *cfg)
+{
+    long v;
+    const char *name;
+    NN_TRY(nn_config_string(cfg, "train.early_stopping.metric", "val_loss", metric_names, &name));
+    for (int i = 0; metric_names[i]; i++)
+        if (!strcmp(metric_names[i], name)) s->early_metric = i;
+    NN_TRY(nn_config_int(cfg, "train.early_stopping.patience", 0, 0, 1000000, &v));
+    s->early_patience = (int)v;
+    NN_TRY(nn_config_number(cfg, "train.early_stopping.min_delta", 0.0, 0.0, 1e9, &s->early_min_delta));
+    if (s->early_patience && s->val_size == 0 &&
+        (s->early_metric == NN_RUN_METRIC_VAL_LOSS || s->early_metric == NN_RUN_METRIC_VAL_ACCURACY))
+        return nn_error(NN_ERR_INPUT, "%s: train.early_stopping.metric: %s needs a validation split (data.val_size > 0)",
+                        nn_config_origin(cfg), name);
+    return NN_OK;
+}
 
 static nn_status read_settings(nn_run_settings *s, nn_config *cfg, const nn_dataset_def *d)
 {
@@ -42,7 +70,7 @@ static nn_status read_settings(nn_run_settings *s, nn_config *cfg, const nn_data
     s->mean = (float)x;
     NN_TRY(nn_config_number(cfg, "data.std", d->std, 1e-6, 1e3, &x));
     s->std = (float)x;
-    return NN_OK;
+    return read_early_stopping(s, cfg);
 }
 
 /* train.optimizer.*: the optimizer and its hyperparameters, checked as
@@ -71,6 +99,11 @@ static nn_status read_optimizer(nn_optimizer *o, nn_run_settings *s, nn_config *
             int b;
             NN_TRY(nn_config_bool(cfg, path, h->def != 0.0, &b));
             hp[i] = b;
+        } else if (h->type == NN_HPARAM_CHOICE) {
+            const char *choice;
+            NN_TRY(nn_config_string(cfg, path, h->choices[(int)h->def], h->choices, &choice));
+            for (int c = 0; h->choices[c]; c++)
+                if (!strcmp(h->choices[c], choice)) hp[i] = c;
         } else if (h->type == NN_HPARAM_PAIR) {
             /* The pair is this entry and the next (NN_HPARAM_PAIR_SECOND). */
             const double defaults[2] = {h[0].def, h[1].def};
@@ -227,6 +260,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
     m->input = (nn_model_input){dataset->channels, dataset->height, dataset->width, dataset->num_classes};
     nn_params_init(&m->params, &r->persistent);
     NN_TRY(model->build(m, cfg));
+    NN_TRY(nn_init_choice_apply(&m->params, cfg));
     nn_rng init_rng;
     nn_rng_seed(&init_rng, r->set.seed, STREAM_INIT);
     NN_TRY(nn_params_finalize(&m->params, &init_rng));
@@ -239,6 +273,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
     r->y = NN_ARENA_NEW(&r->persistent, int32_t, most);
     if (!r->x || !r->y) return NN_ERR_RUNTIME;
     r->state.best_val_accuracy = -1.0;
+    r->state.early_best = NAN;
     nn_rng_seed(&r->state.rng, r->set.seed, STREAM_TRAIN);
     return NN_OK;
 }
@@ -291,27 +326,63 @@ static nn_status failed(void)
 /* The profile row of the parameter update (zero_grad + optimizer step). */
 static const nn_op_def update_row = {"(optimizer update)", NULL};
 
-nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float *loss_out, int *correct)
+/* One evaluation of the loss and its gradient on the batch (the closure
+ * of closure-based optimizers; plain ones call it once). The first call of
+ * a step reports the loss and the hits. */
+typedef struct step_batch {
+    nn_run *r;
+    const float *x;
+    const int32_t *y;
+    int n;
+    int evaluations;
+    float loss;
+    int correct;
+} step_batch;
+
+static nn_status loss_and_gradient(void *ctx, float *loss_out)
 {
+    step_batch *b = ctx;
+    nn_run *r = b->r;
     nn_arena_reset(&r->step_arena);
     nn_tape t;
     nn_tape_init(&t, &r->step_arena, 1, 1);
-    /* Dropout masks: one base seed per step from the checkpointed RNG. */
+    /* Dropout masks: one base seed per evaluation from the checkpointed RNG. */
     t.seed = (uint64_t)nn_rng_u32(&r->state.rng) << 32 | nn_rng_u32(&r->state.rng);
     if (r->profile) nn_tape_profile(&t, r->profile);
-    nn_tensor *logits = forward(r, &t, x, n);
-    nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, y);
+    nn_tensor *logits = forward(r, &t, b->x, b->n);
+    nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, b->y);
     if (!loss) return failed();
     *loss_out = loss->data[0];
-    *correct = count_correct(logits, y);
+    if (b->evaluations++ == 0) {
+        b->loss = loss->data[0];
+        b->correct = count_correct(logits, b->y);
+    }
     if (!isfinite(loss->data[0])) return nn_error(NN_ERR_RUNTIME, "the loss is not finite");
     nn_params_zero_grad(&r->model.params);
     NN_TRY(nn_tape_backward(&t, loss));
-    double t0 = r->profile ? nn_now() : 0.0;
     treat_gradients(&r->set, &r->model.params);
-    r->opt.def->step(&r->opt);
-    if (r->profile) nn_profile_add(r->profile, &update_row, 0.0, nn_now() - t0);
     return NN_OK;
+}
+
+nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float *loss_out, int *correct)
+{
+    step_batch b = {.r = r, .x = x, .y = y, .n = n};
+    nn_status st;
+    if (r->opt.def->step_closure) {
+        float first;
+        st = r->opt.def->step_closure(&r->opt, loss_and_gradient, &b, &first);
+    } else {
+        float loss;
+        st = loss_and_gradient(&b, &loss);
+        if (st == NN_OK) {
+            double t0 = r->profile ? nn_now() : 0.0;
+            r->opt.def->step(&r->opt);
+            if (r->profile) nn_profile_add(r->profile, &update_row, 0.0, nn_now() - t0);
+        }
+    }
+    *loss_out = b.evaluations ? b.loss : NAN;
+    *correct = b.correct;
+    return st;
 }
 
 nn_status nn_run_evaluate(nn_run *r, nn_loader *l, double *loss, double *accuracy)
@@ -341,6 +412,29 @@ static nn_status save(nn_run *r, const nn_run_io *io, const char *file)
     return nn_checkpoint_save(path, &r->model.params, &r->opt, &r->state, r->config_json);
 }
 
+/* Counts the epochs since the watched metric last improved by more than
+ * min_delta (Keras's rule: better than best -/+ min_delta). */
+static void watch_early_stopping(nn_run *r, double value)
+{
+    nn_train_state *s = &r->state;
+    const int higher_is_better = r->set.early_metric == NN_RUN_METRIC_VAL_ACCURACY ||
+                                 r->set.early_metric == NN_RUN_METRIC_TRAIN_ACCURACY;
+    const double d = r->set.early_min_delta;
+    const int better = isnan(s->early_best) ||
+                       (higher_is_better ? value > s->early_best + d : value < s->early_best - d);
+    if (better) {
+        s->early_best = value;
+        s->early_bad_epochs = 0;
+    } else {
+        s->early_bad_epochs++;
+    }
+}
+
+static int early_stopped(const nn_run *r)
+{
+    return r->set.early_patience && r->state.early_bad_epochs >= r->set.early_patience;
+}
+
 /* Evaluates, logs and checkpoints the end of an epoch (or of max_steps). */
 static nn_status finish_epoch(nn_run *r, const nn_run_io *io, FILE *metrics, double train_loss,
                               double train_acc, double seconds, int64_t samples)
@@ -352,6 +446,9 @@ static nn_status finish_epoch(nn_run *r, const nn_run_io *io, FILE *metrics, dou
      * validation split), as ReduceLROnPlateau is usually given. */
     if (r->sched.def->needs_metric)
         nn_schedule_observe(&r->sched, r->state.epoch, r->val.count ? val_loss : train_loss);
+    const double watched[] = {[NN_RUN_METRIC_VAL_LOSS] = val_loss, [NN_RUN_METRIC_VAL_ACCURACY] = val_acc,
+                              [NN_RUN_METRIC_TRAIN_LOSS] = train_loss, [NN_RUN_METRIC_TRAIN_ACCURACY] = train_acc};
+    if (r->set.early_patience) watch_early_stopping(r, watched[r->set.early_metric]);
     int improved = r->val.count == 0 || val_acc > r->state.best_val_accuracy;
     if (r->val.count && improved) r->state.best_val_accuracy = val_acc;
     fprintf(metrics,
@@ -375,6 +472,15 @@ static nn_status finish_epoch(nn_run *r, const nn_run_io *io, FILE *metrics, dou
         r->state.epoch++;
         r->state.epoch_step = 0;
     }
+    if (early_stopped(r)) {
+        fprintf(metrics, "{\"early_stop\": {\"epoch\": %d, \"metric\": \"%s\", \"best\": %.6f, \"patience\": %d}}\n",
+                r->state.epoch, metric_names[r->set.early_metric], r->state.early_best, r->set.early_patience);
+        fflush(metrics);
+        if (io->progress)
+            fprintf(io->progress, "early stopping: %s has not improved by more than %g for %d epochs (best %.4f)\n",
+                    metric_names[r->set.early_metric], r->set.early_min_delta, r->set.early_patience,
+                    r->state.early_best);
+    }
     NN_TRY(save(r, io, "last.safetensors"));
     if (improved) NN_TRY(save(r, io, "best.safetensors"));
     return NN_OK;
@@ -388,7 +494,7 @@ int nn_run_train(nn_run *r, const nn_run_io *io)
     if (!metrics) return nn_error(NN_ERR_RUNTIME, "%s: cannot open: %s", path, strerror(errno));
     nn_train_state *s = &r->state;
     int status = NN_OK;
-    while (s->epoch < r->set.epochs && status == NN_OK) {
+    while (s->epoch < r->set.epochs && status == NN_OK && !early_stopped(r)) {
         nn_loader_start_epoch(&r->train, s->epoch);
         int64_t batches = nn_loader_batches(&r->train), samples = 0, hits = 0;
         double loss_sum = 0.0, t0 = nn_now();

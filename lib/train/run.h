@@ -32,7 +32,20 @@ typedef struct nn_run_settings {
     double clip_grad_value;   /* clamp gradients to [-v, v]; 0: off */
     double clip_grad_norm;    /* rescale gradients to this L2 norm at most; 0: off */
     char data_root[4096];
+    /* train.early_stopping: stop when `metric` has not improved by more than
+     * min_delta for `patience` epochs in a row (patience 0: off). */
+    int early_metric;         /* an nn_run_metric */
+    int early_patience;
+    double early_min_delta;
 } nn_run_settings;
+
+/* What early stopping watches; losses improve downwards, accuracies up. */
+typedef enum nn_run_metric {
+    NN_RUN_METRIC_VAL_LOSS,
+    NN_RUN_METRIC_VAL_ACCURACY,
+    NN_RUN_METRIC_TRAIN_LOSS,
+    NN_RUN_METRIC_TRAIN_ACCURACY,
+} nn_run_metric;
 
 typedef struct nn_run {
     nn_run_settings set;
@@ -83,7 +96,8 @@ typedef struct nn_run_io {
 /* Status of nn_run_train when it stopped on request (not an error). */
 #define NN_RUN_STOPPED 130
 
-/* Trains from r->state to the configured number of epochs (or max_steps),
+/* Trains from r->state to the configured number of epochs (or max_steps, or
+ * until early stopping ends it),
  * evaluating on val and test after each epoch, appending to metrics.jsonl,
  * saving last.safetensors (each epoch, at the end, and when stopped) and
  * best.safetensors (best val accuracy). Returns NN_OK, NN_RUN_STOPPED, or an
