@@ -4,6 +4,10 @@
 
 const nn_model_def *const nn_models[] = {
     &nn_model_lenet5,
+    &nn_model_mobilenet_v1,
+    &nn_model_mobilenet_v2,
+    &nn_model_mobilenet_v3_small,
+    &nn_model_mobilenet_v3_large,
     NULL,
 };
 

@@ -68,3 +68,22 @@ nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p)
     if (!t->training || p == 0.0f) return x;
     return nn_dropout(t, x, p, nn_tape_next_seed(t));
 }
+
+int nn_linear_layer_init_with(nn_linear_layer *l, nn_params *p, const char *prefix, int in, int out,
+                              int bias, nn_init weight_init, nn_init bias_init)
+{
+    l->weight = add_named(p, prefix, "weight", NN_SHAPE(out, in), weight_init);
+    l->bias = bias ? add_named(p, prefix, "bias", NN_SHAPE(out), bias_init) : NULL;
+    return l->weight && (!bias || l->bias) ? 0 : -1;
+}
+
+int nn_conv2d_layer_init_with(nn_conv2d_layer *l, nn_params *p, const char *prefix, int in, int out,
+                              int kernel, nn_conv2d_args args, int bias, nn_init weight_init,
+                              nn_init bias_init)
+{
+    l->args = args;
+    l->weight = add_named(p, prefix, "weight", NN_SHAPE(out, in / args.groups, kernel, kernel),
+                          weight_init);
+    l->bias = bias ? add_named(p, prefix, "bias", NN_SHAPE(out), bias_init) : NULL;
+    return l->weight && (!bias || l->bias) ? 0 : -1;
+}

@@ -53,4 +53,15 @@ nn_tensor *nn_batchnorm_layer_forward(const nn_batchnorm_layer *l, nn_tape *t, n
  * active only in training; x itself otherwise. */
 nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p);
 
+/* As nn_linear_layer_init and nn_conv2d_layer_init, but the weight is filled
+ * from `weight_init` and the bias (if any) from `bias_init` instead of
+ * PyTorch's default: for models that re-initialize their layers after
+ * construction, as torchvision's do (conv kaiming_normal fan_out, bias 0;
+ * linear normal(0, 0.01), bias 0). Returns 0, or -1 when the arena is full. */
+int nn_linear_layer_init_with(nn_linear_layer *l, nn_params *p, const char *prefix, int in, int out,
+                              int bias, nn_init weight_init, nn_init bias_init);
+int nn_conv2d_layer_init_with(nn_conv2d_layer *l, nn_params *p, const char *prefix, int in, int out,
+                              int kernel, nn_conv2d_args args, int bias, nn_init weight_init,
+                              nn_init bias_init);
+
 #endif
