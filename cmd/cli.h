@@ -43,5 +43,8 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_list(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
 
 #endif

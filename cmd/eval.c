@@ -10,7 +10,8 @@ static const char help[] =
     "Scores the weights in FILE on a split of CONFIG's dataset.\n"
     "\n"
     "options:\n"
-    "  --checkpoint FILE    a .safetensors from nnzoo train (last, best or init)\n"
+    "  --checkpoint FILE    weights: a .safetensors from nnzoo train (last, best or init),\n"
+    "                       nnzoo export, or a torch state_dict saved as safetensors\n"
     "  --split test|val     which split (default: test)\n"
     "  --json               one JSON line on stdout: split, loss, accuracy, samples\n"
     "  --set PATH=VALUE     override a config key (repeatable)\n"
@@ -51,7 +52,7 @@ int cmd_eval(int argc, char **argv)
     if (!code) {
         nn_loader *l = !strcmp(split, "val") ? &run.val : &run.test;
         double loss, acc;
-        nn_status st = nn_checkpoint_load(checkpoint, &run.model.params, NULL, NULL);
+        nn_status st = nn_checkpoint_load_weights(checkpoint, &run.model.params);
         if (st == NN_OK && l->count == 0)
             st = nn_error(NN_ERR_INPUT, "%s: the val split is empty (data.val_size is 0)", c.config_path);
         if (st == NN_OK) st = nn_run_evaluate(&run, l, &loss, &acc);

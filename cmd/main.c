@@ -13,6 +13,9 @@ static const char usage[] =
     "  train CONFIG   train a model; writes config, metrics and checkpoints to a run folder\n"
     "  eval CONFIG    score a checkpoint on the test or validation split\n"
     "  bench CONFIG   time full training steps on random input\n"
+    "  export CONFIG  write a checkpoint's weights as the model's PyTorch state_dict\n"
+    "  forward CONFIG run the model on a tensor from a file and write the logits\n"
+    "  summary CONFIG layers, output shapes, parameters and multiply-adds\n"
     "  list           print every model, dataset, op and optimizer\n"
     "\n"
     "  nnzoo COMMAND --help   options of one command\n"
@@ -49,7 +52,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int, char **);
-    } commands[] = {{"train", cmd_train}, {"eval", cmd_eval}, {"bench", cmd_bench}, {"list", cmd_list}};
+    } commands[] = {{"train", cmd_train},   {"eval", cmd_eval},       {"bench", cmd_bench},
+                    {"export", cmd_export}, {"forward", cmd_forward}, {"summary", cmd_summary},
+                    {"list", cmd_list}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "nnzoo: unknown command \"%s\" (see nnzoo --help)\n", cmd);
