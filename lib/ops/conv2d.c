@@ -10,7 +10,14 @@
  * The forward keeps its cols for the backward when they fit KEEP_COLS_BYTES
  * (they are K times larger than the input); otherwise the backward makes
  * them again. The backward computes each chunk's weight gradient into its
- * own slot and sums the slots in chunk order. */
+ * own slot and sums the slots in chunk order.
+ *
+ * With one sample per chunk (P >= TARGET_COLUMNS / 1, the early, large
+ * layers) a chunk's GEMM output already has y's layout, so it is written
+ * into y in place, and the backward reads dy in place. A 1x1 convolution
+ * with stride 1 and no padding (ResNet's bottlenecks, MobileNet's
+ * pointwise convs) needs no im2col at all then: its cols are the input
+ * itself, and the input gradient is one GEMM accumulated straight into dx. */
 #include "ops/ops.h"
 
 #include <omp.h>
@@ -36,8 +43,15 @@ typedef struct conv_geom {
     int p;                   /* oh * ow */
     int s;                   /* samples per chunk */
     int chunks;
+    int direct;              /* 1x1, stride 1, no padding, s == 1: cols are x itself */
     float *kept;             /* the forward's cols, or NULL: see cols_at */
 } conv_geom;
+
+/* The (cg x p) block of group g of sample n in an (n, c, p) tensor. */
+static const float *group_rows(const float *x, const conv_geom *q, int n, int g, int channels)
+{
+    return x + ((long)n * channels + (long)g * (channels / q->a.groups)) * q->p;
+}
 
 /* Where the cols of (chunk, group) live in a kept buffer. */
 static float *cols_at(float *kept, const conv_geom *q, int chunk, int g)
@@ -268,9 +282,29 @@ static void conv2d_forward(float *y, const float *x, const float *w, const float
         float *tmp = cols + cols_size;
         int n0 = chunk * q->s, s = chunk_len(q, chunk), ld = s * q->p;
         for (int g = 0; g < q->a.groups; g++) {
-            if (q->kept) cols = cols_at(q->kept, q, chunk, g);
-            im2col(cols, ld, x, q, n0, s, g);
-            nn_gemm(0, 0, q->og, ld, q->k, 1.0f, w + (long)g * q->og * q->k, q->k, cols, ld, 0.0f,
+            const float *in = cols;
+            if (q->direct) {
+                in = group_rows(x, q, n0, g, q->c);
+            } else {
+                if (q->kept) cols = cols_at(q->kept, q, chunk, g);
+                im2col(cols, ld, x, q, n0, s, g);
+                in = cols;
+            }
+            if (s == 1) {
+                /* One sample: the GEMM writes y's rows, then bias and ReLU in place. */
+                float *dst = (float *)group_rows(y, q, n0, g, q->o);
+                nn_gemm(0, 0, q->og, ld, q->k, 1.0f, w + (long)g * q->og * q->k, q->k, in, ld, 0.0f, dst, ld);
+                if (!b && !q->a.relu) continue;
+                for (int oc = 0; oc < q->og; oc++) {
+                    float *row = dst + (long)oc * q->p, bias = b ? b[g * q->og + oc] : 0.0f;
+                    if (q->a.relu)
+                        for (int j = 0; j < q->p; j++) row[j] = row[j] + bias > 0.0f ? row[j] + bias : 0.0f;
+                    else
+                        for (int j = 0; j < q->p; j++) row[j] += bias;
+                }
+                continue;
+            }
+            nn_gemm(0, 0, q->og, ld, q->k, 1.0f, w + (long)g * q->og * q->k, q->k, in, ld, 0.0f,
                     tmp, ld);
             for (int i = 0; i < s; i++)
                 for (int oc = 0; oc < q->og; oc++) {
@@ -305,7 +339,11 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
         int n0 = chunk * q->s, s = chunk_len(q, chunk), ld = s * q->p;
         for (int g = 0; g < q->a.groups; g++) {
             /* Gather this group's output gradient as og x (s * p), through
-             * the ReLU's mask when one is fused. */
+             * the ReLU's mask when one is fused; one sample without ReLU
+             * is read where it is. */
+            const float *dyg = dyc;
+            if (s == 1 && !q->a.relu) dyg = group_rows(dy, q, n0, g, q->o);
+            else
             for (int i = 0; i < s; i++)
                 for (int oc = 0; oc < q->og; oc++) {
                     long at = ((long)(n0 + i) * q->o + g * q->og + oc) * q->p;
@@ -316,18 +354,28 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                         nn_row_copy(dst, dy + at, q->p);
                 }
             if (dw) {
-                if (q->kept) cols = cols_at(q->kept, q, chunk, g);
-                else im2col(cols, ld, x, q, n0, s, g);
+                const float *in;
+                if (q->direct) {
+                    in = group_rows(x, q, n0, g, q->c);
+                } else {
+                    if (q->kept) cols = cols_at(q->kept, q, chunk, g);
+                    else im2col(cols, ld, x, q, n0, s, g);
+                    in = cols;
+                }
                 /* As dw^T = cols dy^T (k x og): the same sums, and OpenBLAS
                  * runs this orientation faster on these shapes (LeNet conv2:
                  * 47 against 61 us). */
-                nn_gemm(0, 1, q->k, q->og, ld, 1.0f, cols, ld, dyc, ld, 0.0f,
+                nn_gemm(0, 1, q->k, q->og, ld, 1.0f, in, ld, dyg, ld, 0.0f,
                         part_w + (long)g * q->og * q->k, q->og);
             }
             if (db)
-                for (int oc = 0; oc < q->og; oc++) part_b[g * q->og + oc] = nn_row_sum(dyc + (long)oc * ld, ld);
-            if (dx) {
-                nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyc, ld,
+                for (int oc = 0; oc < q->og; oc++) part_b[g * q->og + oc] = nn_row_sum(dyg + (long)oc * ld, ld);
+            if (dx && q->direct) {
+                /* dx's rows of this sample and group are dcols: accumulate into them. */
+                nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyg, ld,
+                        1.0f, (float *)group_rows(dx, q, n0, g, q->c), ld);
+            } else if (dx) {
+                nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyg, ld,
                         0.0f, dcols, ld);
                 col2im(dx, dcols, ld, q, n0, s, g);
             }
@@ -388,6 +436,8 @@ static int make_geom(conv_geom *q, const nn_tensor *x, const nn_tensor *w, const
     q->p = q->oh * q->ow;
     q->s = chunk_samples(q->n, q->p);
     q->chunks = (q->n + q->s - 1) / q->s;
+    q->direct = q->kh == 1 && q->kw == 1 && a.pad_h == 0 && a.pad_w == 0 && a.stride_h == 1 &&
+                a.stride_w == 1 && q->s == 1;
     return 0;
 }
 
@@ -402,7 +452,8 @@ nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_co
     float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
     if (!y || !scratch) return NULL;
     long kept_floats = (long)q.a.groups * q.chunks * q.k * q.s * q.p;
-    if (y->requires_grad && w->requires_grad && kept_floats * (long)sizeof(float) <= KEEP_COLS_BYTES) {
+    if (y->requires_grad && w->requires_grad && !q.direct &&
+        kept_floats * (long)sizeof(float) <= KEEP_COLS_BYTES) {
         q.kept = NN_ARENA_NEW(t->arena, float, kept_floats);
         if (!q.kept) return NULL;
     }
