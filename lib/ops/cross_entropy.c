@@ -1,24 +1,28 @@
 /* Softmax and cross-entropy fused: the softmax is kept from the forward,
  * and the backward is one pass of w (p - onehot) + w_s (p - 1/C) per row.
- * Stable by subtracting each row's maximum. Class indices, ignore_index and
- * label smoothing as torch 1.13's F.cross_entropy. */
+ * Stable by subtracting each row's maximum. Class indices, ignore_index,
+ * label smoothing and class weights as torch 1.13's F.cross_entropy. */
 #include "ops/ops.h"
 
 #include <math.h>
 
 typedef struct ce_saved {
     const int32_t *labels;
+    const float *weight;  /* (C) class weights, or NULL */
+    float weight_sum;     /* sum of weight (with weight) */
     float *prob;          /* (N, C) softmax */
     nn_reduction red;
     int ignore_index;
     float smoothing;
-    float scale;          /* 1 / the mean's divisor (non-ignored rows), else 1 */
+    float scale;          /* 1 / the mean's divisor (weights of the non-ignored rows), else 1 */
 } ce_saved;
 
-/* Per-row -log softmax(x)[label] into nll and -sum_j log softmax(x)_j into
- * smooth (when not NULL); probabilities into prob. Ignored rows give 0. */
+/* Per-row -w[label] log softmax(x)[label] into nll and -sum_j w[j] log
+ * softmax(x)_j into smooth (when not NULL), w = 1 without weight;
+ * probabilities into prob. Ignored rows give 0. */
 static void softmax_cross_entropy_forward(float *nll, float *smooth, float *prob, const float *x,
-                                          const int32_t *labels, int ignore_index, int n, int c)
+                                          const int32_t *labels, const float *weight,
+                                          int ignore_index, int n, int c)
 {
     #pragma omp parallel for schedule(static) if ((long)n * c > 32768)
     for (int r = 0; r < n; r++) {
@@ -35,17 +39,21 @@ static void softmax_cross_entropy_forward(float *nll, float *smooth, float *prob
         for (int j = 0; j < c; j++) pr[j] *= inv;
         int ignored = labels[r] == ignore_index;
         double lse = log(sum);
-        nll[r] = ignored ? 0.0f : (float)(lse - (double)(xr[labels[r]] - mx));
+        /* Times 1.0 without weight: exact, so the plain loss is unchanged. */
+        double wy = weight && !ignored ? (double)weight[labels[r]] : 1.0;
+        nll[r] = ignored ? 0.0f : (float)(wy * (lse - (double)(xr[labels[r]] - mx)));
         if (smooth) {
             double s = 0.0;
-            for (int j = 0; j < c; j++) s += lse - (double)(xr[j] - mx);
+            for (int j = 0; j < c; j++)
+                s += (weight ? (double)weight[j] : 1.0) * (lse - (double)(xr[j] - mx));
             smooth[r] = ignored ? 0.0f : (float)s;
         }
     }
 }
 
 /* dx_r += g_r ((1 - eps) s_nll (p - onehot(label)) + eps s_smooth (p - 1/C)),
- * with g_r the row's upstream gradient. */
+ * with g_r the row's upstream gradient; with weights,
+ * dx_r += g_r ((1 - eps) w[label] (p - onehot(label)) + eps/C (sum(w) p - w)). */
 static void softmax_cross_entropy_backward(float *dx, const float *dy, const ce_saved *s, int n,
                                            int c)
 {
@@ -57,13 +65,21 @@ static void softmax_cross_entropy_backward(float *dx, const float *dy, const ce_
         float ws = g * s->smoothing * s->scale;
         float *dr = dx + (long)r * c;
         const float *pr = s->prob + (long)r * c;
-        for (int j = 0; j < c; j++) dr[j] += (w + ws) * pr[j] - ws / (float)c;
+        if (s->weight) {
+            w *= s->weight[s->labels[r]];
+            ws /= (float)c;
+            float a = w + ws * s->weight_sum;
+            for (int j = 0; j < c; j++) dr[j] += a * pr[j] - ws * s->weight[j];
+        } else {
+            for (int j = 0; j < c; j++) dr[j] += (w + ws) * pr[j] - ws / (float)c;
+        }
         dr[s->labels[r]] -= w;
     }
 }
 
-nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels,
-                            nn_reduction reduction, int ignore_index, float label_smoothing)
+nn_tensor *nn_cross_entropy_weighted(nn_tape *t, nn_tensor *logits, const int32_t *labels,
+                                     nn_reduction reduction, int ignore_index,
+                                     float label_smoothing, const float *weight)
 {
     if (!logits) return NULL;
     char ls[64];
@@ -78,7 +94,8 @@ nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels
         return NULL;
     }
     int n = logits->shape[0], c = logits->shape[1];
-    int valid = 0;
+    /* The mean's divisor: the non-ignored rows, or their weights' sum. */
+    double divisor = 0.0;
     for (int r = 0; r < n; r++) {
         if (labels[r] == ignore_index) continue;
         if (labels[r] < 0 || labels[r] >= c) {
@@ -86,8 +103,10 @@ nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels
                      labels[r], r, c);
             return NULL;
         }
-        valid++;
+        divisor += weight ? (double)weight[labels[r]] : 1.0;
     }
+    double weight_sum = 0.0;
+    for (int j = 0; weight && j < c; j++) weight_sum += weight[j];
     nn_tensor *loss = reduction == NN_REDUCTION_NONE ? nn_tape_output(t, 1, &n, &logits, 1)
                                                      : nn_tape_output(t, 0, NULL, &logits, 1);
     float *prob = NN_ARENA_NEW(t->arena, float, (long)n * c);
@@ -95,11 +114,13 @@ nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels
     float *smooth = label_smoothing > 0.0f ? NN_ARENA_NEW(t->arena, float, n) : NULL;
     ce_saved *saved = nn_arena_alloc(t->arena, sizeof *saved);
     if (!loss || !prob || !nll || (label_smoothing > 0.0f && !smooth) || !saved) return NULL;
-    softmax_cross_entropy_forward(nll, smooth, prob, logits->data, labels, ignore_index, n, c);
-    /* The mean is over the non-ignored rows (none of them: NaN, as torch). */
+    softmax_cross_entropy_forward(nll, smooth, prob, logits->data, labels, weight, ignore_index, n, c);
+    /* The mean is over the non-ignored rows (none of them: NaN, as torch);
+     * with weights, both terms are divided by the weights of their labels,
+     * as torch 1.13 does, smoothing term included. */
     int mean = reduction == NN_REDUCTION_MEAN;
-    *saved = (ce_saved){labels, prob, reduction, ignore_index, label_smoothing,
-                        mean ? 1.0f / (float)valid : 1.0f};
+    *saved = (ce_saved){labels, weight, (float)weight_sum, prob, reduction, ignore_index,
+                        label_smoothing, mean ? 1.0f / (float)divisor : 1.0f};
     float eps = label_smoothing, eps_c = label_smoothing / (float)c;
     if (reduction == NN_REDUCTION_NONE) {
         for (int r = 0; r < n; r++)
@@ -112,14 +133,21 @@ nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels
             if (smooth) b += smooth[r];
         }
         if (mean) {
-            a /= valid;
-            b /= valid;
+            a /= divisor;
+            b /= divisor;
         }
         loss->data[0] = smooth ? (float)((1.0 - eps) * a + eps_c * b) : (float)a;
     }
     if (nn_tape_record(t, &nn_op_defs[NN_OP_SOFTMAX_CROSS_ENTROPY], loss, &logits, 1, saved))
         return NULL;
     return loss;
+}
+
+nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels,
+                            nn_reduction reduction, int ignore_index, float label_smoothing)
+{
+    return nn_cross_entropy_weighted(t, logits, labels, reduction, ignore_index, label_smoothing,
+                                     NULL);
 }
 
 nn_tensor *nn_softmax_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels)

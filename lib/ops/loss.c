@@ -8,7 +8,14 @@
  * (nll, cosine_embedding, sce) give one value per row of an (N, D) input.
  * Both reduce the same way: mean (over elements or rows), sum, none (kept
  * unreduced), batchmean (kl_div only: sum / N). Targets get no gradient and
- * must outlive the backward; sums run in a fixed order, in double. */
+ * must outlive the backward; sums run in a fixed order, in double.
+ *
+ * Class weights as torch 1.13: bce and bce_with_logits scale element i by
+ * weight[i mod C] (C the last dim) and bce_with_logits weighs the positive
+ * term by pos_weight[i mod C], the mean staying over all elements; nll
+ * scales row r by weight[label r] and its mean divides by the sum of the
+ * weights of the non-ignored rows. Weights, like targets, must outlive the
+ * backward. */
 #include "ops/ops.h"
 
 #include <math.h>
@@ -20,6 +27,9 @@ typedef struct loss_saved {
     float p;                  /* beta, delta, margin or alpha */
     int flag;                 /* kl_div log_target; nll ignore_index */
     float scale;              /* 1 / the mean's divisor, else 1 */
+    const float *weight;      /* bce, bce_with_logits, nll: (C) class weights, or NULL */
+    const float *pos_weight;  /* bce_with_logits: (C), or NULL */
+    long classes;             /* C, the last dim, for the pointwise class weights */
 } loss_saved;
 
 
@@ -66,7 +76,13 @@ static float pointwise(nn_op_id op, float x, float y, float p, int flag, float *
     case NN_OP_BCE_LOSS: /* logs clamped at -100, gradient as torch 1.13 */
         *l = -(y * clamped_log(x) + (1.0f - y) * clamped_log(1.0f - x));
         return d / fmaxf((1.0f - x) * x, 1e-12f);
-    case NN_OP_BCE_WITH_LOGITS: /* max(x, 0) - x y + log(1 + e^-|x|) */
+    case NN_OP_BCE_WITH_LOGITS:
+        if (flag) { /* pos_weight p: (1 - y) x + (1 + (p - 1) y)(log(1 + e^-|x|) + max(-x, 0)) */
+            float lw = 1.0f + (p - 1.0f) * y;
+            *l = (1.0f - y) * x + lw * (log1pf(expf(-fabsf(x))) + fmaxf(-x, 0.0f));
+            return lw / (1.0f + expf(-x)) - p * y;
+        }
+        /* max(x, 0) - x y + log(1 + e^-|x|) */
         *l = fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x)));
         return 1.0f / (1.0f + expf(-x)) - y;
     case NN_OP_KL_DIV: /* x: log q; y: p, or log p with log_target */
@@ -78,8 +94,24 @@ static float pointwise(nn_op_id op, float x, float y, float p, int flag, float *
     return 0.0f;
 }
 
+/* pointwise() of element i with the class weights in s: pos_weight as
+ * bce_with_logits' p, then the loss and its derivative times weight. */
+static float pointwise_weighted(nn_op_id op, const loss_saved *s, long i, float x, float y, float *l)
+{
+    if (!s->weight && !s->pos_weight) return pointwise(op, x, y, s->p, s->flag, l);
+    long k = i % s->classes;
+    float d = s->pos_weight ? pointwise(op, x, y, s->pos_weight[k], 1, l)
+                            : pointwise(op, x, y, s->p, s->flag, l);
+    if (s->weight) {
+        *l *= s->weight[k];
+        d *= s->weight[k];
+    }
+    return d;
+}
+
 static nn_tensor *pointwise_loss(nn_tape *t, nn_op_id op, nn_tensor *x, const nn_tensor *target,
-                                 nn_reduction red, float p, int flag)
+                                 nn_reduction red, float p, int flag, const float *weight,
+                                 const float *pos_weight)
 {
     if (!x || !target) return NULL;
     const char *name = nn_op_defs[op].name;
@@ -103,6 +135,11 @@ static nn_tensor *pointwise_loss(nn_tape *t, nn_op_id op, nn_tensor *x, const nn
                  op == NN_OP_HUBER_LOSS ? "delta" : "beta", (double)p);
         return NULL;
     }
+    if ((weight || pos_weight) && x->ndim == 0) {
+        nn_error(NN_ERR_INPUT, "%s: class weights need an input with a class dim (the last), "
+                 "found a scalar", name);
+        return NULL;
+    }
     if (op == NN_OP_SMOOTH_L1_LOSS && p == 0.0f) op = NN_OP_L1_LOSS;
     long n = (long)x->numel;
     nn_tensor *y = red == NN_REDUCTION_NONE ? nn_tape_output(t, x->ndim, x->shape, &x, 1)
@@ -110,13 +147,14 @@ static nn_tensor *pointwise_loss(nn_tape *t, nn_op_id op, nn_tensor *x, const nn
     float *v = NN_ARENA_NEW(t->arena, float, n > 0 ? n : 1);
     loss_saved *s = nn_arena_alloc(t->arena, sizeof *s);
     if (!y || !v || !s) return NULL;
-    #pragma omp parallel for schedule(static) if (n > 32768)
-    for (long i = 0; i < n; i++) pointwise(op, x->data[i], target->data[i], p, flag, &v[i]);
     double divisor = red == NN_REDUCTION_BATCHMEAN ? (double)x->shape[0] : (double)n;
-    reduce_into(y, v, n, divisor, red);
     *s = (loss_saved){target, NULL, red, p, flag,
                       red == NN_REDUCTION_MEAN || red == NN_REDUCTION_BATCHMEAN ? (float)(1.0 / divisor)
-                                                                                : 1.0f};
+                                                                                : 1.0f,
+                      weight, pos_weight, x->ndim ? x->shape[x->ndim - 1] : 1};
+    #pragma omp parallel for schedule(static) if (n > 32768)
+    for (long i = 0; i < n; i++) pointwise_weighted(op, s, i, x->data[i], target->data[i], &v[i]);
+    reduce_into(y, v, n, divisor, red);
     if (red == NN_REDUCTION_BATCHMEAN) s->red = NN_REDUCTION_MEAN;
     if (nn_tape_record(t, &nn_op_defs[op], y, &x, 1, s)) return NULL;
     return y;
@@ -131,7 +169,7 @@ nn_status nn_pointwise_loss_backward(nn_tape *t, const nn_node *node)
     #pragma omp parallel for schedule(static) if (n > 32768)
     for (long i = 0; i < n; i++) {
         float l;
-        x->grad[i] += upstream(node, i) * pointwise(op, x->data[i], s->target->data[i], s->p, s->flag, &l);
+        x->grad[i] += upstream(node, i) * pointwise_weighted(op, s, i, x->data[i], s->target->data[i], &l);
     }
     (void)t;
     return NN_OK;
@@ -139,40 +177,53 @@ nn_status nn_pointwise_loss_backward(nn_tape *t, const nn_node *node)
 
 nn_tensor *nn_mse_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red)
 {
-    return pointwise_loss(t, NN_OP_MSE_LOSS, x, target, red, 0.0f, 0);
+    return pointwise_loss(t, NN_OP_MSE_LOSS, x, target, red, 0.0f, 0, NULL, NULL);
 }
 
 nn_tensor *nn_l1_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red)
 {
-    return pointwise_loss(t, NN_OP_L1_LOSS, x, target, red, 0.0f, 0);
+    return pointwise_loss(t, NN_OP_L1_LOSS, x, target, red, 0.0f, 0, NULL, NULL);
 }
 
 nn_tensor *nn_smooth_l1_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
                              float beta)
 {
-    return pointwise_loss(t, NN_OP_SMOOTH_L1_LOSS, x, target, red, beta, 0);
+    return pointwise_loss(t, NN_OP_SMOOTH_L1_LOSS, x, target, red, beta, 0, NULL, NULL);
 }
 
 nn_tensor *nn_huber_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
                          float delta)
 {
-    return pointwise_loss(t, NN_OP_HUBER_LOSS, x, target, red, delta, 0);
+    return pointwise_loss(t, NN_OP_HUBER_LOSS, x, target, red, delta, 0, NULL, NULL);
 }
 
 nn_tensor *nn_bce_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red)
 {
-    return pointwise_loss(t, NN_OP_BCE_LOSS, x, target, red, 0.0f, 0);
+    return nn_bce_loss_weighted(t, x, target, red, NULL);
+}
+
+nn_tensor *nn_bce_loss_weighted(nn_tape *t, nn_tensor *x, const nn_tensor *target,
+                                nn_reduction red, const float *weight)
+{
+    return pointwise_loss(t, NN_OP_BCE_LOSS, x, target, red, 0.0f, 0, weight, NULL);
 }
 
 nn_tensor *nn_bce_with_logits(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red)
 {
-    return pointwise_loss(t, NN_OP_BCE_WITH_LOGITS, x, target, red, 0.0f, 0);
+    return nn_bce_with_logits_weighted(t, x, target, red, NULL, NULL);
+}
+
+nn_tensor *nn_bce_with_logits_weighted(nn_tape *t, nn_tensor *x, const nn_tensor *target,
+                                       nn_reduction red, const float *weight,
+                                       const float *pos_weight)
+{
+    return pointwise_loss(t, NN_OP_BCE_WITH_LOGITS, x, target, red, 0.0f, 0, weight, pos_weight);
 }
 
 nn_tensor *nn_kl_div(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
                      int log_target)
 {
-    return pointwise_loss(t, NN_OP_KL_DIV, x, target, red, 0.0f, log_target != 0);
+    return pointwise_loss(t, NN_OP_KL_DIV, x, target, red, 0.0f, log_target != 0, NULL, NULL);
 }
 
 /* ---- row losses: one value per row, y: scalar or (N) (none) ---- */
@@ -188,10 +239,11 @@ static nn_tensor *row_output(nn_tape *t, nn_tensor **in, int n_in, int n, nn_red
                                     : nn_tape_output(t, 0, NULL, in, n_in);
 }
 
-/* x: (N, C) log-probabilities, labels: N ints in [0, C) or ignore_index.
- * Mean divides by the non-ignored rows, as torch. */
-nn_tensor *nn_nll_loss(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduction red,
-                       int ignore_index)
+/* x: (N, C) log-probabilities, labels: N ints in [0, C) or ignore_index,
+ * weight: (C) or NULL. Mean divides by the non-ignored rows (their weights'
+ * sum), as torch. */
+nn_tensor *nn_nll_loss_weighted(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduction red,
+                                int ignore_index, const float *weight)
 {
     if (!x) return NULL;
     char xs[64];
@@ -200,23 +252,31 @@ nn_tensor *nn_nll_loss(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduc
                  nn_shape_str(xs, sizeof xs, x->ndim, x->shape));
         return NULL;
     }
-    int n = x->shape[0], c = x->shape[1], valid = 0;
+    int n = x->shape[0], c = x->shape[1];
+    double divisor = 0.0;
     for (int r = 0; r < n; r++) {
         if (labels[r] == ignore_index) continue;
         if (labels[r] < 0 || labels[r] >= c) {
             nn_error(NN_ERR_INPUT, "nll_loss: label %d of sample %d is outside [0, %d)", labels[r], r, c);
             return NULL;
         }
-        valid++;
+        divisor += weight ? (double)weight[labels[r]] : 1.0;
     }
     nn_tensor *y = row_output(t, &x, 1, n, red, "nll_loss");
     float *v = NN_ARENA_NEW(t->arena, float, n > 0 ? n : 1);
     loss_saved *s = nn_arena_alloc(t->arena, sizeof *s);
     if (!y || !v || !s) return NULL;
-    for (int r = 0; r < n; r++) v[r] = labels[r] == ignore_index ? 0.0f : -x->data[(long)r * c + labels[r]];
-    reduce_into(y, v, n, (double)valid, red);
+    for (int r = 0; r < n; r++) {
+        if (labels[r] == ignore_index) {
+            v[r] = 0.0f;
+            continue;
+        }
+        float xr = x->data[(long)r * c + labels[r]];
+        v[r] = weight ? -weight[labels[r]] * xr : -xr;
+    }
+    reduce_into(y, v, n, divisor, red);
     *s = (loss_saved){NULL, labels, red, 0.0f, ignore_index,
-                      red == NN_REDUCTION_MEAN ? 1.0f / (float)valid : 1.0f};
+                      red == NN_REDUCTION_MEAN ? 1.0f / (float)divisor : 1.0f, weight, NULL, c};
     if (nn_tape_record(t, &nn_op_defs[NN_OP_NLL_LOSS], y, &x, 1, s)) return NULL;
     return y;
 }
@@ -226,10 +286,19 @@ nn_status nn_nll_loss_backward(nn_tape *t, const nn_node *node)
     const loss_saved *s = node->saved;
     nn_tensor *x = node->in[0];
     int n = x->shape[0], c = x->shape[1];
-    for (int r = 0; r < n; r++)
-        if (s->labels[r] != s->flag) x->grad[(long)r * c + s->labels[r]] -= upstream(node, r);
+    for (int r = 0; r < n; r++) {
+        if (s->labels[r] == s->flag) continue;
+        float g = upstream(node, r);
+        x->grad[(long)r * c + s->labels[r]] -= s->weight ? s->weight[s->labels[r]] * g : g;
+    }
     (void)t;
     return NN_OK;
+}
+
+nn_tensor *nn_nll_loss(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduction red,
+                       int ignore_index)
+{
+    return nn_nll_loss_weighted(t, x, labels, red, ignore_index, NULL);
 }
 
 /* Row r's cosine of a and b, and its gradient by a and b added into da, db
@@ -314,7 +383,8 @@ static nn_tensor *cosine_loss(nn_tape *t, nn_op_id op, nn_tensor *a, nn_tensor *
         v[r] = cosine_row_loss(op, c, target ? target->data[r] : 0.0f, p, &dl);
     }
     reduce_into(y, v, n, (double)n, red);
-    *s = (loss_saved){target, NULL, red, p, 0, red == NN_REDUCTION_MEAN ? 1.0f / (float)n : 1.0f};
+    *s = (loss_saved){target, NULL, red, p, 0, red == NN_REDUCTION_MEAN ? 1.0f / (float)n : 1.0f,
+                      NULL, NULL, 0};
     if (nn_tape_record(t, &nn_op_defs[op], y, in, 2, s)) return NULL;
     return y;
 }

@@ -326,6 +326,14 @@ typedef enum nn_reduction {
  * (1 - s) nll + s/C sum_j -log p_j. */
 nn_tensor *nn_cross_entropy(nn_tape *t, nn_tensor *logits, const int32_t *labels,
                             nn_reduction reduction, int ignore_index, float label_smoothing);
+/* nn_cross_entropy with class weights, as torch 1.13's `weight`: weight:
+ * (C) floats, or NULL (then the same as nn_cross_entropy, bit for bit),
+ * caller-owned and outliving the backward. Row r's loss is
+ * (1 - s) w[y_r] nll_r + s/C sum_j w[j] (-log p_rj); the mean divides the
+ * sum of both terms by sum_r w[y_r] over the non-ignored rows. */
+nn_tensor *nn_cross_entropy_weighted(nn_tape *t, nn_tensor *logits, const int32_t *labels,
+                                     nn_reduction reduction, int ignore_index,
+                                     float label_smoothing, const float *weight);
 
 /* Pointwise losses. x, target: the same shape -> a scalar, or x's shape (none). */
 /* (x - target)^2 */
@@ -342,6 +350,19 @@ nn_tensor *nn_huber_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_r
 nn_tensor *nn_bce_loss(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red);
 /* x: logits; bce(sigmoid(x), target), computed stably */
 nn_tensor *nn_bce_with_logits(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red);
+/* bce and bce_with_logits with per-class weights over the last dim, as
+ * torch 1.13's `weight` and `pos_weight` given shape (C) (the usual
+ * multi-label use; weights of any other broadcastable shape are not
+ * supported): x: (..., C), weight, pos_weight: (C) floats or NULL,
+ * caller-owned and outliving the backward. Element (..., c) is
+ * weight[c] (1 - y) x + (1 + (pos_weight[c] - 1) y) (log(1 + e^-|x|) + max(-x, 0))
+ * for logits, weight[c] bce(x, y) for probabilities; the mean stays over
+ * all elements. NULL weights give the unweighted losses bit for bit. */
+nn_tensor *nn_bce_loss_weighted(nn_tape *t, nn_tensor *x, const nn_tensor *target,
+                                nn_reduction red, const float *weight);
+nn_tensor *nn_bce_with_logits_weighted(nn_tape *t, nn_tensor *x, const nn_tensor *target,
+                                       nn_reduction red, const float *weight,
+                                       const float *pos_weight);
 /* x: log q; target p (log p with log_target): p (log p - x), 0 where p = 0.
  * Reduction may be NN_REDUCTION_BATCHMEAN (sum / x's first dim). */
 nn_tensor *nn_kl_div(nn_tape *t, nn_tensor *x, const nn_tensor *target, nn_reduction red,
@@ -353,6 +374,11 @@ nn_status nn_pointwise_loss_backward(nn_tape *t, const nn_node *node);
  * or ignore_index -> a scalar or (N); mean divides by the non-ignored rows. */
 nn_tensor *nn_nll_loss(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduction red,
                        int ignore_index);
+/* nn_nll_loss with class weights: -w[labels[r]] x[r, labels[r]]; weight:
+ * (C) floats or NULL, caller-owned and outliving the backward. The mean
+ * divides by the weights' sum over the non-ignored rows, as torch. */
+nn_tensor *nn_nll_loss_weighted(nn_tape *t, nn_tensor *x, const int32_t *labels, nn_reduction red,
+                                int ignore_index, const float *weight);
 nn_status nn_nll_loss_backward(nn_tape *t, const nn_node *node);
 
 /* Per row, c = cos(a_r, b_r) as torch (|.|^2 + 1e-12 under the root):
