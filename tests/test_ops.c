@@ -90,6 +90,10 @@ static const conv_case conv_cases[] = {
     {"conv2d dilation 2", 2, 2, 7, 7, 2, 3, {1, 1, 2, 2, 2, 2, 1, 0}},
     {"conv2d groups 2", 2, 4, 5, 5, 6, 3, {1, 1, 1, 1, 1, 1, 2, 0}},
     {"conv2d depthwise", 2, 3, 5, 5, 3, 3, {1, 1, 1, 1, 1, 1, 3, 0}},
+    {"conv2d depthwise stride 2", 2, 4, 7, 6, 4, 3, {2, 2, 1, 1, 1, 1, 4, 0}},
+    {"conv2d depthwise 5x5 pad 2", 3, 2, 6, 7, 2, 5, {1, 1, 2, 2, 1, 1, 2, 0}},
+    {"conv2d depthwise dilation 2", 2, 3, 7, 7, 3, 3, {1, 2, 2, 1, 2, 2, 3, 0}},
+    {"conv2d 1x1 stride 2", 2, 4, 5, 5, 3, 1, {2, 2, 0, 0, 1, 1, 1, 0}},
     {"conv2d 1x1", 3, 4, 4, 4, 5, 1, {1, 1, 0, 0, 1, 1, 1, 0}},
     {"conv2d 20 samples (3 chunks)", 20, 2, 4, 4, 2, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
 };
@@ -98,6 +102,44 @@ static nn_tensor *fn_conv(nn_tape *t, nn_tensor **in, void *ctx)
 {
     return nn_conv2d(t, in[0], in[1], in[2], *(const nn_conv2d_args *)ctx);
 }
+
+/* The forward against the definition, tap by tap in double. */
+START_TEST(conv2d_forward_matches_definition)
+{
+    const conv_case *cc = &conv_cases[_i];
+    const nn_conv2d_args *a = &cc->a;
+    nn_tensor *x = tu_random(&arena, 10 + _i, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
+    nn_tensor *w = tu_random(&arena, 20 + _i, -1, 1, NN_SHAPE(cc->o, cc->c / a->groups, cc->k, cc->k));
+    nn_tensor *b = tu_random(&arena, 30 + _i, -1, 1, NN_SHAPE(cc->o));
+    nn_tape t;
+    nn_tape_init(&t, &arena, 0, 0);
+    nn_tensor *y = nn_conv2d(&t, x, w, b, *a);
+    ck_assert_ptr_nonnull(y);
+    const int oh = y->shape[2], ow = y->shape[3], cg = cc->c / a->groups, og = cc->o / a->groups;
+    double worst = 0.0;
+    for (int n = 0; n < cc->n; n++)
+        for (int o = 0; o < cc->o; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    double sum = b->data[o];
+                    for (int ci = 0; ci < cg; ci++)
+                        for (int ki = 0; ki < cc->k; ki++)
+                            for (int kj = 0; kj < cc->k; kj++) {
+                                int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
+                                int ix = ox * a->stride_w - a->pad_w + kj * a->dilation_w;
+                                if (iy < 0 || iy >= cc->h || ix < 0 || ix >= cc->w) continue;
+                                int c = o / og * cg + ci;
+                                sum += (double)w->data[((o * cg + ci) * cc->k + ki) * cc->k + kj] *
+                                       x->data[((n * cc->c + c) * cc->h + iy) * cc->w + ix];
+                            }
+                    if (a->relu && sum < 0.0) sum = 0.0;
+                    double d = fabs(sum - y->data[((n * cc->o + o) * oh + oy) * ow + ox]);
+                    worst = d > worst ? d : worst;
+                }
+    printf("%-34s forward vs definition: max abs err %.2e\n", cc->name, worst);
+    ck_assert_msg(worst < 1e-5, "%s: forward differs from the definition by %g", cc->name, worst);
+}
+END_TEST
 
 START_TEST(conv2d_gradient)
 {
@@ -118,6 +160,7 @@ START_TEST(conv2d_fused_relu_equals_conv_then_relu)
     static const conv_case cases[] = {
         {"fused relu", 2, 3, 6, 5, 4, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
         {"fused relu, groups 2, stride 2", 9, 4, 7, 7, 4, 3, {2, 2, 1, 1, 1, 1, 2, 1}},
+        {"fused relu, depthwise, stride 2", 3, 5, 7, 6, 5, 3, {2, 2, 1, 1, 1, 1, 5, 1}},
     };
     const conv_case *cc = &cases[_i];
     nn_tensor *x = tu_random(&arena, 90, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
@@ -362,7 +405,8 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, linear_forward_values);
     tcase_add_test(tc, linear_rejects_mismatched_shapes);
     tcase_add_loop_test(tc, conv2d_gradient, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
-    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 2);
+    tcase_add_loop_test(tc, conv2d_forward_matches_definition, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 3);
     tcase_add_test(tc, conv2d_forward_values);
     tcase_add_test(tc, conv2d_rejects_channel_mismatch);
     tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);

@@ -25,6 +25,7 @@
 
 #include "core/gemm.h"
 #include "core/rows.h"
+#include "ops/conv2d_depthwise.h"
 
 
 
@@ -44,6 +45,7 @@ typedef struct conv_geom {
     int s;                   /* samples per chunk */
     int chunks;
     int direct;              /* 1x1, stride 1, no padding, s == 1: cols are x itself */
+    int depthwise;           /* groups == c == o: conv2d_depthwise.c does it */
     float *kept;             /* the forward's cols, or NULL: see cols_at */
 } conv_geom;
 
@@ -436,9 +438,23 @@ static int make_geom(conv_geom *q, const nn_tensor *x, const nn_tensor *w, const
     q->p = q->oh * q->ow;
     q->s = chunk_samples(q->n, q->p);
     q->chunks = (q->n + q->s - 1) / q->s;
+    q->depthwise = a.groups == q->c && q->o == q->c && q->kh * q->kw <= 1024;
     q->direct = q->kh == 1 && q->kw == 1 && a.pad_h == 0 && a.pad_w == 0 && a.stride_h == 1 &&
                 a.stride_w == 1 && q->s == 1;
     return 0;
+}
+
+/* Records y's node with a copy of its geometry (kept cols included). */
+static nn_tensor *record(nn_tape *t, nn_tensor *y, nn_tensor *const *in_list, const conv_geom *q)
+{
+    conv_geom *saved = NULL;
+    if (y->requires_grad) {
+        saved = nn_arena_alloc(t->arena, sizeof *saved);
+        if (!saved) return NULL;
+        *saved = *q;
+    }
+    if (nn_tape_record(t, &nn_op_defs[NN_OP_CONV2D], y, in_list, 3, saved)) return NULL;
+    return y;
 }
 
 nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_conv2d_args args)
@@ -448,6 +464,11 @@ nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_co
     if (make_geom(&q, x, w, b, args)) return NULL;
     nn_tensor *in_list[3] = {x, w, b};
     nn_tensor *y = nn_tape_output(t, 4, (int[]){q.n, q.o, q.oh, q.ow}, in_list, 3);
+    if (y && q.depthwise) {
+        nn_conv2d_depthwise_forward(y->data, x->data, w->data, b ? b->data : NULL, &(nn_depthwise_geom){
+            q.n, q.c, q.h, q.w, q.kh, q.kw, q.oh, q.ow, q.a});
+        return record(t, y, in_list, &q);
+    }
     long per_thread = (long)(q.k + q.og) * q.s * q.p;
     float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
     if (!y || !scratch) return NULL;
@@ -458,20 +479,20 @@ nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_co
         if (!q.kept) return NULL;
     }
     conv2d_forward(y->data, x->data, w->data, b ? b->data : NULL, &q, scratch);
-    conv_geom *saved = NULL;
-    if (y->requires_grad) {
-        saved = nn_arena_alloc(t->arena, sizeof *saved);
-        if (!saved) return NULL;
-        *saved = q;
-    }
-    if (nn_tape_record(t, &nn_op_defs[NN_OP_CONV2D], y, in_list, 3, saved)) return NULL;
-    return y;
+    return record(t, y, in_list, &q);
 }
 
 nn_status nn_conv2d_backward(nn_tape *t, const nn_node *node)
 {
     const conv_geom *q = node->saved;
     nn_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2];
+    if (q->depthwise) {
+        nn_conv2d_depthwise_backward(x->requires_grad ? x->grad : NULL, w->requires_grad ? w->grad : NULL,
+                                     b && b->requires_grad ? b->grad : NULL, node->out->grad, x->data,
+                                     w->data, node->out->data, &(nn_depthwise_geom){
+                                         q->n, q->c, q->h, q->w, q->kh, q->kw, q->oh, q->ow, q->a});
+        return NN_OK;
+    }
     long per_thread = (long)(2 * q->k + q->og) * q->s * q->p;
     float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
     float *parts = NN_ARENA_NEW(t->arena, float, (long)q->chunks * ((long)q->o * q->k + q->o));
