@@ -8,6 +8,7 @@
 #include "ops/ops.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
+#include "train/loss_choice.h"
 
 int cmd_list(int argc, char **argv)
 {
@@ -22,6 +23,9 @@ int cmd_list(int argc, char **argv)
     for (int i = 0; i < NN_OP_COUNT; i++) printf("  %s\n", nn_op_defs[i].name);
     printf("losses:\n  cross_entropy\n  nll\n  mse\n  l1\n  smooth_l1\n  huber\n  bce\n"
            "  bce_with_logits\n  kl_div\n  cosine_embedding\n  sce\n");
+    printf("training losses (train.loss.name):\n");
+    for (int i = 0; i < NN_TRAIN_LOSS_COUNT; i++)
+        printf("  %-22s %s\n", nn_train_losses[i].name, nn_train_losses[i].options);
     printf("optimizers:\n");
     for (int i = 0; nn_optimizers[i]; i++) {
         const nn_optimizer_def *o = nn_optimizers[i];
