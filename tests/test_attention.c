@@ -17,7 +17,6 @@
 #include "autograd/gradcheck.h"
 #include "check_main.h"
 #include "core/threads.h"
-#include "io/safetensors.h"
 #include "ops/attention.h"
 #include "ops/ops.h"
 #include "testutil.h"
@@ -44,86 +43,25 @@ static nn_tensor *call_attention(nn_tape *t, nn_tensor **in, void *ctx)
     return nn_attention(t, in[0], in[1], in[2], c->causal, c->pad, c->scale);
 }
 
-static int has_tensor(const nn_safetensors *g, const char *name)
-{
-    int ndim, shape[8];
-    return nn_safetensors_shape(g, name, &ndim, shape) == 0;
-}
-
 START_TEST(attention_against_torch_and_finite_differences)
 {
-    nn_safetensors *g = tu_golden_open(GOLDEN);
-    const char *list = nn_safetensors_meta(g, "cases");
-    ck_assert_ptr_nonnull(list);
-    char *names = strdup(list), *save = NULL, key[128];
-    int n_cases = 0, ok = 1;
-    double golden_max = 0.0, grad_abs = 0.0, grad_rel = 0.0;
     static const char *const in_names[3] = {"q", "k", "v"};
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
-        n_cases++;
-        nn_arena_reset(&arena);
-        snprintf(key, sizeof key, "case.%s", name);
-        const char *spec = nn_safetensors_meta(g, key);
-        att_case c = {0};
-        ck_assert_msg(spec && sscanf(spec, "causal=%d", &c.causal) == 1, "%s: bad spec", name);
+    tu_cases c;
+    tu_cases_open(&c, GOLDEN, &arena);
+    while (tu_cases_next(&c)) {
+        att_case a = {0};
+        ck_assert_msg(sscanf(c.spec, "causal=%d", &a.causal) == 1, "%s: bad spec", c.name);
         nn_tensor *in[3];
-        for (int i = 0; i < 3; i++) {
-            snprintf(key, sizeof key, "%s.%s", name, in_names[i]);
-            in[i] = tu_golden_tensor(&arena, g, key);
-            in[i]->requires_grad = 1;
-        }
-        snprintf(key, sizeof key, "%s.pad", name);
-        if (has_tensor(g, key)) {
-            nn_tensor *f = tu_golden_tensor(&arena, g, key);
-            c.pad = NN_ARENA_NEW(&arena, uint8_t, f->numel);
-            for (int64_t i = 0; i < f->numel; i++) c.pad[i] = f->data[i] != 0.0f;
-        }
-
-        nn_arena step;
-        nn_arena_init(&step, "step", 0);
-        nn_tape t;
-        nn_tape_init(&t, &step, 1, 1);
-        nn_tensor *y = call_attention(&t, in, &c);
-        ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
-        snprintf(key, sizeof key, "%s.y", name);
-        ck_assert_msg(tu_golden_same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
-        double diff = 0.0;
-        ok &= tu_golden_compare(g, key, y->data, (long)y->numel, GOLDEN_TOL, GOLDEN_TOL, &diff);
-        snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
-        ck_assert_int_eq(dy->numel, y->numel);
-        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
-        for (int i = 0; i < 3; i++) {
-            snprintf(key, sizeof key, "%s.d%s", name, in_names[i]);
-            ok &= tu_golden_compare(g, key, in[i]->grad, (long)in[i]->numel, GOLDEN_TOL, GOLDEN_TOL,
-                                    &diff);
-        }
-        nn_arena_deinit(&step);
-        golden_max = fmax(golden_max, diff);
-
-        nn_tensor *gin[3];
-        for (int i = 0; i < 3; i++) {
-            gin[i] = tu_random(&arena, 100 + 10 * (uint64_t)n_cases + (uint64_t)i, -2, 2,
-                               in[i]->ndim, in[i]->shape);
-            gin[i]->requires_grad = 1;
-        }
-        nn_gradcheck_result r = {0};
-        if (nn_gradcheck(call_attention, gin, 3, &c, 1e-2, 1e-3, 1e-2, &r) != NN_OK) {
-            fprintf(stderr, "%s: %s\n", name, nn_error_message());
-            ok = 0;
-        }
-        ck_assert_int_gt(r.checked, 0);
-        grad_abs = fmax(grad_abs, r.max_abs_err);
-        grad_rel = fmax(grad_rel, r.max_rel_err);
-        printf("  %-18s torch max |diff| %.2e   gradcheck %4ld elements, max abs err %.2e, rel %.2e\n",
-               name, diff, r.checked, r.max_abs_err, r.max_rel_err);
+        tu_cases_inputs(&c, in, 3, in_names);
+        a.pad = tu_cases_mask(&c, "pad");
+        nn_tensor *y = tu_cases_forward(&c, call_attention, in, &a, 1);
+        tu_cases_compare_y(&c, y, GOLDEN_TOL, GOLDEN_TOL);
+        tu_cases_backward(&c, y, in, 3, in_names, GOLDEN_TOL, GOLDEN_TOL);
+        tu_cases_gradcheck(&c, call_attention, in, 3, &a, tu_fill_case_uniform, 1e-2, 1e-3, 1e-2);
+        tu_cases_print(&c);
     }
-    free(names);
-    nn_safetensors_close(g);
-    printf("attention %d cases: max |diff| from torch %.2e, gradcheck max abs err %.2e, rel %.2e\n",
-           n_cases, golden_max, grad_abs, grad_rel);
-    ck_assert_int_ge(n_cases, 5);
-    ck_assert_msg(ok, "attention: differs from PyTorch or from finite differences (see above)");
+    tu_cases_close(&c, "attention");
+    ck_assert_int_ge(c.n, 5);
 }
 END_TEST
 
@@ -167,13 +105,6 @@ typedef struct det_run {
     float *y, *dq, *dk, *dv;
 } det_run;
 
-static float *keep(const float *src, int64_t n)
-{
-    float *d = malloc(sizeof(float) * (size_t)n);
-    memcpy(d, src, sizeof(float) * (size_t)n);
-    return d;
-}
-
 static void run_det(det_run *o, nn_tensor *q, nn_tensor *k, nn_tensor *v, const uint8_t *pad,
                     const float *dy)
 {
@@ -185,10 +116,10 @@ static void run_det(det_run *o, nn_tensor *q, nn_tensor *k, nn_tensor *v, const 
     nn_tensor *y = nn_attention(&t, q, k, v, 1, pad, 0.0f);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nn_tape_backward_from(&t, y, dy), NN_OK);
-    o->y = keep(y->data, y->numel);
-    o->dq = keep(q->grad, q->numel);
-    o->dk = keep(k->grad, k->numel);
-    o->dv = keep(v->grad, v->numel);
+    o->y = tu_copy_floats(y->data, y->numel);
+    o->dq = tu_copy_floats(q->grad, q->numel);
+    o->dk = tu_copy_floats(k->grad, k->numel);
+    o->dv = tu_copy_floats(v->grad, v->numel);
     /* Evaluation (no tape recording) gives the same output. */
     nn_tape_init(&t, &step, 0, 0);
     nn_tensor *ye = nn_attention(&t, q, k, v, 1, pad, 0.0f);

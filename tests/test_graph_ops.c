@@ -14,7 +14,6 @@
 #include "autograd/gradcheck.h"
 #include "check_main.h"
 #include "core/threads.h"
-#include "io/safetensors.h"
 #include "ops/graph.h"
 #include "ops/ops.h"
 #include "testutil.h"
@@ -36,7 +35,7 @@ static const nn_op_id kind_ops[N_KINDS] = {NN_OP_SPMM, NN_OP_SEGMENT_SUM, NN_OP_
 static const double kind_tol[N_KINDS] = {1e-5, 1e-5, 1e-5, 0, 1e-5};
 
 typedef struct case_args {
-    kind k;
+    int k;                /* a kind */
     int rows, cols, segments;
     nn_csr csr;
     int32_t *seg;
@@ -56,111 +55,58 @@ static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
     return NULL;
 }
 
-static int parse_case(const char *spec, case_args *a)
+/* Takes one key=value of a spec; a tu_spec_set_fn. */
+static int set_arg(const char *key, const char *v, void *args)
 {
-    memset(a, 0, sizeof *a);
-    a->k = N_KINDS;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *save = NULL, *word = strtok_r(buf, " ", &save);
-    for (int i = 0; word && i < N_KINDS; i++)
-        if (strcmp(word, kind_names[i]) == 0) a->k = (kind)i;
-    if (a->k == N_KINDS) return 0;
-    while ((word = strtok_r(NULL, " ", &save))) {
-        char *eq = strchr(word, '=');
-        if (!eq) return 0;
-        *eq = '\0';
-        if (strcmp(word, "rows") == 0) a->rows = atoi(eq + 1);
-        else if (strcmp(word, "cols") == 0) a->cols = atoi(eq + 1);
-        else if (strcmp(word, "segments") == 0) a->segments = atoi(eq + 1);
-        else return 0;
-    }
+    case_args *a = args;
+    if (strcmp(key, "rows") == 0) a->rows = atoi(v);
+    else if (strcmp(key, "cols") == 0) a->cols = atoi(v);
+    else if (strcmp(key, "segments") == 0) a->segments = atoi(v);
+    else return 0;
     return 1;
 }
 
-static int32_t *golden_ints(const nn_safetensors *g, const char *name, const char *what)
+static int parse_case(const char *spec, case_args *a)
 {
-    char key[128];
-    snprintf(key, sizeof key, "%s.%s", name, what);
-    nn_tensor *f = tu_golden_tensor(&arena, g, key);
-    int32_t *v = NN_ARENA_NEW(&arena, int32_t, f->numel > 0 ? f->numel : 1);
-    for (int64_t i = 0; i < f->numel; i++) v[i] = (int32_t)f->data[i];
-    return v;
+    memset(a, 0, sizeof *a);
+    return tu_spec_parse(spec, kind_names, N_KINDS, &a->k, set_arg, a);
+}
+
+/* Max has a kink at ties: gradient-check inputs spaced well apart. A tu_fill_fn. */
+static void fresh_input(nn_tensor *x, int i, int case_no, const void *ctx)
+{
+    const case_args *a = ctx;
+    (void)i;
+    if (a->k == SEG_MAX) tu_fill_distinct(x, 50 + (uint64_t)case_no, 0.1f);
+    else tu_fill_uniform(x, 50 + (uint64_t)case_no, -2, 2);
 }
 
 START_TEST(op_against_torch_and_finite_differences)
 {
+    static const char *const x_name[1] = {"x"};
     kind k = (kind)_i;
-    nn_safetensors *g = tu_golden_open(GOLDEN);
-    const char *list = nn_safetensors_meta(g, "cases");
-    ck_assert_ptr_nonnull(list);
-    char *names = strdup(list), *save = NULL, key[128];
-    int n_cases = 0, ok = 1;
-    double golden_max = 0.0, grad_abs = 0.0, grad_rel = 0.0;
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
-        snprintf(key, sizeof key, "case.%s", name);
-        const char *spec = nn_safetensors_meta(g, key);
+    tu_cases c;
+    tu_cases_open(&c, GOLDEN, &arena);
+    while (tu_cases_next(&c)) {
         case_args a;
-        ck_assert_msg(spec && parse_case(spec, &a), "golden case %s: bad spec `%s`", name,
-                      spec ? spec : "(none)");
-        if (a.k != k) continue;
-        n_cases++;
-        nn_arena_reset(&arena);
+        ck_assert_msg(parse_case(c.spec, &a), "golden case %s: bad spec `%s`", c.name, c.spec);
+        if (a.k != (int)k) continue;
         if (k == SPMM) {
-            a.csr = (nn_csr){a.rows, a.cols, golden_ints(g, name, "row_ptr"),
-                             golden_ints(g, name, "col_idx"), NULL};
-            snprintf(key, sizeof key, "%s.val", name);
-            a.csr.values = tu_golden_tensor(&arena, g, key)->data;
+            a.csr = (nn_csr){a.rows, a.cols, tu_cases_ints(&c, "row_ptr", NULL),
+                             tu_cases_ints(&c, "col_idx", NULL), tu_cases_tensor(&c, "val")->data};
         } else {
-            a.seg = golden_ints(g, name, "seg");
+            a.seg = tu_cases_ints(&c, "seg", NULL);
         }
-        snprintf(key, sizeof key, "%s.x", name);
-        nn_tensor *x = tu_golden_tensor(&arena, g, key);
-        x->requires_grad = 1;
-
-        nn_arena step;
-        nn_arena_init(&step, "step", 0);
-        nn_tape t;
-        nn_tape_init(&t, &step, 1, 1);
-        nn_tensor *y = call_op(&t, &x, &a);
-        ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
+        nn_tensor *x;
+        tu_cases_inputs(&c, &x, 1, x_name);
+        nn_tensor *y = tu_cases_forward(&c, call_op, &x, &a, 1);
         ck_assert_ptr_eq(y->node->op, &nn_op_defs[kind_ops[k]]);
-        snprintf(key, sizeof key, "%s.y", name);
-        ck_assert_msg(tu_golden_same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
-        double diff = 0.0;
-        ok &= tu_golden_compare(g, key, y->data, (long)y->numel, kind_tol[k], kind_tol[k], &diff);
-        snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
-        ck_assert_int_eq(dy->numel, y->numel);
-        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
-        snprintf(key, sizeof key, "%s.dx", name);
-        ok &= tu_golden_compare(g, key, x->grad, (long)x->numel, kind_tol[k], kind_tol[k], &diff);
-        nn_arena_deinit(&step);
-        golden_max = fmax(golden_max, diff);
-
-        /* Max has a kink at ties: fresh inputs spaced well apart. */
-        nn_tensor *gx = k == SEG_MAX
-                            ? tu_distinct(&arena, 50 + (uint64_t)n_cases, 0.1f, x->ndim, x->shape)
-                            : tu_random(&arena, 50 + (uint64_t)n_cases, -2, 2, x->ndim, x->shape);
-        gx->requires_grad = 1;
-        nn_gradcheck_result r = {0};
-        if (nn_gradcheck(call_op, &gx, 1, &a, 1e-2, 1e-3, 1e-2, &r) != NN_OK) {
-            fprintf(stderr, "%s: %s\n", name, nn_error_message());
-            ok = 0;
-        }
-        ck_assert_int_gt(r.checked, 0);
-        grad_abs = fmax(grad_abs, r.max_abs_err);
-        grad_rel = fmax(grad_rel, r.max_rel_err);
-        printf("  %-12s torch max |diff| %.2e   gradcheck %4ld elements, max abs err %.2e, rel %.2e\n",
-               name, diff, r.checked, r.max_abs_err, r.max_rel_err);
+        tu_cases_compare_y(&c, y, kind_tol[k], kind_tol[k]);
+        tu_cases_backward(&c, y, &x, 1, x_name, kind_tol[k], kind_tol[k]);
+        tu_cases_gradcheck(&c, call_op, &x, 1, &a, fresh_input, 1e-2, 1e-3, 1e-2);
+        tu_cases_print(&c);
     }
-    free(names);
-    nn_safetensors_close(g);
-    printf("%-16s %d cases: max |diff| from torch %.2e, gradcheck max abs err %.2e, rel %.2e\n",
-           kind_names[k], n_cases, golden_max, grad_abs, grad_rel);
-    ck_assert_msg(n_cases > 0, "%s has no golden case", kind_names[k]);
-    ck_assert_msg(ok, "%s: differs from PyTorch or from finite differences (see above)",
-                  kind_names[k]);
+    tu_cases_close(&c, kind_names[k]);
 }
 END_TEST
 
@@ -171,13 +117,6 @@ enum { DROWS = 3000, DCOLS = 2000, DF = 16, DNNZ = 24000, DSEG = 700 };
 typedef struct det_run {
     float *y[2], *dx[2];
 } det_run;
-
-static float *keep(const float *src, int64_t n)
-{
-    float *d = malloc(sizeof(float) * (size_t)n);
-    memcpy(d, src, sizeof(float) * (size_t)n);
-    return d;
-}
 
 static void run_det(det_run *o, const nn_csr *a, nn_tensor *x, nn_tensor *e, const int32_t *seg,
                     const float *dy)
@@ -190,15 +129,15 @@ static void run_det(det_run *o, const nn_csr *a, nn_tensor *x, nn_tensor *e, con
     nn_tensor *y = nn_spmm(&t, a, x);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nn_tape_backward_from(&t, y, dy), NN_OK);
-    o->y[0] = keep(y->data, y->numel);
-    o->dx[0] = keep(x->grad, x->numel);
+    o->y[0] = tu_copy_floats(y->data, y->numel);
+    o->dx[0] = tu_copy_floats(x->grad, x->numel);
     nn_tape_init(&t, &step, 1, 1);
     e->grad = NULL;
     y = nn_segment_sum(&t, e, seg, DSEG);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nn_tape_backward_from(&t, y, dy), NN_OK);
-    o->y[1] = keep(y->data, y->numel);
-    o->dx[1] = keep(e->grad, e->numel);
+    o->y[1] = tu_copy_floats(y->data, y->numel);
+    o->dx[1] = tu_copy_floats(e->grad, e->numel);
     x->grad = e->grad = NULL;
     nn_arena_deinit(&step);
 }
@@ -276,11 +215,7 @@ END_TEST
 
 START_TEST(every_graph_op_is_tested)
 {
-    for (int id = NN_OP_SPMM; id <= NN_OP_SEGMENT_SOFTMAX; id++) {
-        int found = 0;
-        for (int i = 0; i < N_KINDS; i++) found |= (int)kind_ops[i] == id;
-        ck_assert_msg(found, "op %s has no golden kind in test_graph_ops.c", nn_op_defs[id].name);
-    }
+    tu_assert_ops_tested("test_graph_ops.c", NN_OP_SPMM, NN_OP_SEGMENT_SOFTMAX, kind_ops, N_KINDS);
 }
 END_TEST
 

@@ -61,49 +61,32 @@ static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
     return NULL;
 }
 
-static void compare(const nn_safetensors *g, const char *name, const float *got, long n, double tol,
-                    double *max_diff, int *ok)
-{
-    *ok &= tu_golden_compare(g, name, got, n, tol, tol, max_diff);
-}
-
 /* Every golden case of ops whose name starts with `family`. */
 static void against_torch(const char *family, double tol)
 {
-    nn_safetensors *g = tu_golden_open(GOLDEN);
-    const char *list = nn_safetensors_meta(g, "cases");
-    ck_assert_ptr_nonnull(list);
-    char *names = strdup(list), *save = NULL, key[128];
-    int n_cases = 0, ok = 1;
-    double worst = 0.0;
     static const char *const in_keys[3] = {"x", "w", "b"};
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
-        snprintf(key, sizeof key, "case.%s", name);
-        const char *spec = nn_safetensors_meta(g, key);
-        ck_assert_ptr_nonnull(spec);
+    tu_cases cs;
+    tu_cases_open(&cs, GOLDEN, &arena);
+    while (tu_cases_next(&cs)) {
+        const char *spec = cs.spec;
         layer_case *c = calloc(1, sizeof *c);
         sscanf(spec, "%31s", c->op);
         if (strncmp(c->op, family, strlen(family)) != 0) {
             free(c);
             continue;
         }
-        n_cases++;
         c->k = arg(spec, "k", 0), c->s = arg(spec, "s", 0), c->p = arg(spec, "p", 0);
         c->ceil = arg(spec, "ceil", 0), c->cip = arg(spec, "cip", 1);
         c->oh = arg(spec, "oh", 0), c->ow = arg(spec, "ow", 0);
         c->affine = arg(spec, "affine", 1), c->eval = arg(spec, "eval", 0), c->pad = arg(spec, "pad", 0);
-        nn_arena_reset(&arena);
         nn_tensor *in[3] = {NULL, NULL, NULL};
         int norm = !strcmp(c->op, "batchnorm") || !strcmp(c->op, "layernorm");
         int n_in = norm && c->affine ? 3 : 1;
-        for (int i = 0; i < n_in; i++) {
-            snprintf(key, sizeof key, "%s.%s", name, in_keys[i + (!strcmp(c->op, "embedding"))]);
-            in[i] = tu_golden_tensor(&arena, g, key);
-            in[i]->requires_grad = 1;
-        }
+        /* Embedding's one input is its weight. */
+        const char *const *keys = in_keys + !strcmp(c->op, "embedding");
+        tu_cases_inputs(&cs, in, n_in, keys);
         if (!strcmp(c->op, "embedding")) {
-            snprintf(key, sizeof key, "%s.idx", name);
-            nn_tensor *idx = tu_golden_tensor(&arena, g, key);
+            nn_tensor *idx = tu_cases_tensor(&cs, "idx");
             ck_assert_int_le(idx->numel, 256);
             c->idx_ndim = idx->ndim;
             memcpy(c->idx_shape, idx->shape, sizeof(int) * (size_t)idx->ndim);
@@ -111,54 +94,30 @@ static void against_torch(const char *family, double tol)
             if (c->pad < 0) c->pad = NN_NO_PADDING_IDX;
         }
         if (!strcmp(c->op, "batchnorm")) {
-            snprintf(key, sizeof key, "%s.rm0", name);
-            c->rm = tu_golden_tensor(&arena, g, key);
-            snprintf(key, sizeof key, "%s.rv0", name);
-            c->rv = tu_golden_tensor(&arena, g, key);
+            c->rm = tu_cases_tensor(&cs, "rm0");
+            c->rv = tu_cases_tensor(&cs, "rv0");
         }
-        nn_arena step;
-        nn_arena_init(&step, "step", 0);
-        nn_tape t;
-        nn_tape_init(&t, &step, 1, !c->eval);
-        nn_tensor *y = call_op(&t, in, c);
-        ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
-        double diff = 0.0;
-        snprintf(key, sizeof key, "%s.y", name);
+        nn_tensor *y = tu_cases_forward(&cs, call_op, in, c, !c->eval);
         int ndim, shape[8];
-        ck_assert_int_eq(nn_safetensors_shape(g, key, &ndim, shape), 0);
+        ck_assert_int_eq(nn_safetensors_shape(cs.g, tu_cases_key(&cs, "y"), &ndim, shape), 0);
         ck_assert_int_eq(ndim, y->ndim);
         for (int d = 0; d < ndim; d++) ck_assert_int_eq(shape[d], y->shape[d]);
-        compare(g, key, y->data, (long)y->numel, tol, &diff, &ok);
-        snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
-        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
-        for (int i = 0; i < n_in; i++) {
-            snprintf(key, sizeof key, "%s.d%s", name, in_keys[i + (!strcmp(c->op, "embedding"))]);
-            compare(g, key, in[i]->grad, (long)in[i]->numel, tol, &diff, &ok);
-        }
+        tu_cases_compare(&cs, "y", y->data, (long)y->numel, tol, tol);
+        tu_cases_backward(&cs, y, in, n_in, keys, tol, tol);
         if (!strcmp(c->op, "batchnorm") && !c->eval) {
             /* The running stats after the step, then eval mode with them. */
-            snprintf(key, sizeof key, "%s.rm", name);
-            compare(g, key, c->rm->data, (long)c->rm->numel, tol, &diff, &ok);
-            snprintf(key, sizeof key, "%s.rv", name);
-            compare(g, key, c->rv->data, (long)c->rv->numel, tol, &diff, &ok);
+            tu_cases_compare(&cs, "rm", c->rm->data, (long)c->rm->numel, tol, tol);
+            tu_cases_compare(&cs, "rv", c->rv->data, (long)c->rv->numel, tol, tol);
             nn_tape e;
-            nn_tape_init(&e, &step, 0, 0);
+            nn_tape_init(&e, &arena, 0, 0);
             nn_tensor *ye = nn_batchnorm(&e, in[0], in[1], in[2], c->rm, c->rv, 0.1f, 1e-5f);
             ck_assert_ptr_nonnull(ye);
-            snprintf(key, sizeof key, "%s.y_eval", name);
-            compare(g, key, ye->data, (long)ye->numel, tol, &diff, &ok);
+            tu_cases_compare(&cs, "y_eval", ye->data, (long)ye->numel, tol, tol);
         }
-        nn_arena_deinit(&step);
-        worst = fmax(worst, diff);
-        printf("  %-16s %-40s torch max |diff| %.2e\n", name, spec, diff);
+        printf("  %-16s %-40s torch max |diff| %.2e\n", cs.name, spec, cs.diff);
         free(c);
     }
-    free(names);
-    nn_safetensors_close(g);
-    printf("%-20s %2d cases: max |diff| from torch %.2e\n", family, n_cases, worst);
-    ck_assert_msg(n_cases > 0, "%s has no golden case", family);
-    ck_assert_msg(ok, "%s differs from PyTorch (see above)", family);
+    tu_cases_close(&cs, family);
 }
 
 START_TEST(avgpool_against_torch) { against_torch("avgpool2d", 1e-5); }

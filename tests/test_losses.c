@@ -11,7 +11,6 @@
 
 #include "autograd/gradcheck.h"
 #include "check_main.h"
-#include "io/safetensors.h"
 #include "ops/ops.h"
 #include "testutil.h"
 
@@ -58,40 +57,39 @@ typedef struct loss_args {
     nn_reduction red;
     float p;
     int ignore, log_target, nograd;
+    int red_found;        /* the spec has a known reduction */
     const nn_tensor *target;
     int32_t labels[MAX_ROWS];
 } loss_args;
 
-/* Parses "cross_entropy reduction=mean p=0.1 ignore=2"; 0 if malformed. */
+/* Takes one key=value of a spec; a tu_spec_set_fn. */
+static int set_arg(const char *key, const char *v, void *args)
+{
+    static const char *const reds[] = {"mean", "sum", "none", "batchmean"};
+    loss_args *a = args;
+    if (strcmp(key, "p") == 0) a->p = strtof(v, NULL);
+    else if (strcmp(key, "ignore") == 0) a->ignore = atoi(v);
+    else if (strcmp(key, "log_target") == 0) a->log_target = atoi(v);
+    else if (strcmp(key, "nograd") == 0) a->nograd = atoi(v);
+    else if (strcmp(key, "reduction") == 0) {
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, reds[i]) == 0) {
+                a->red = (nn_reduction)i;
+                a->red_found = 1;
+            }
+    } else
+        return 0;
+    return 1;
+}
+
+/* Parses "cross_entropy reduction=mean p=0.1 ignore=2" if it is a case of
+ * `loss`; 0 if not or if malformed. */
 static int parse_case(const char *spec, const char *loss, loss_args *a)
 {
     memset(a, 0, sizeof *a);
     a->ignore = -100;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *save = NULL, *word = strtok_r(buf, " ", &save);
-    if (!word || strcmp(word, loss) != 0) return 0;
-    static const char *const reds[] = {"mean", "sum", "none", "batchmean"};
-    int red_found = 0;
-    while ((word = strtok_r(NULL, " ", &save))) {
-        char *eq = strchr(word, '=');
-        if (!eq) return 0;
-        *eq = '\0';
-        const char *v = eq + 1;
-        if (strcmp(word, "p") == 0) a->p = strtof(v, NULL);
-        else if (strcmp(word, "ignore") == 0) a->ignore = atoi(v);
-        else if (strcmp(word, "log_target") == 0) a->log_target = atoi(v);
-        else if (strcmp(word, "nograd") == 0) a->nograd = atoi(v);
-        else if (strcmp(word, "reduction") == 0) {
-            for (int i = 0; i < 4; i++)
-                if (strcmp(v, reds[i]) == 0) {
-                    a->red = (nn_reduction)i;
-                    red_found = 1;
-                }
-        } else
-            return 0;
-    }
-    return red_found;
+    int k;
+    return tu_spec_parse(spec, &loss, 1, &k, set_arg, a) && a->red_found;
 }
 
 /* The loss of `a` on in[0] (and in[1]); an nn_gradcheck_fn. */
@@ -117,84 +115,31 @@ static nn_tensor *call_loss(nn_tape *t, nn_tensor **in, void *ctx)
 START_TEST(loss_against_torch_and_finite_differences)
 {
     const loss_spec *sp = &specs[_i];
-    nn_safetensors *g = tu_golden_open(GOLDEN);
-    const char *list = nn_safetensors_meta(g, "cases");
-    ck_assert_ptr_nonnull(list);
-    char *names = strdup(list), *save = NULL, key[128];
-    int n_cases = 0, ok = 1;
-    double golden_max = 0.0, grad_abs = 0.0, grad_rel = 0.0;
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
-        snprintf(key, sizeof key, "case.%s", name);
-        const char *spec = nn_safetensors_meta(g, key);
-        ck_assert_ptr_nonnull(spec);
+    tu_cases c;
+    tu_cases_open(&c, GOLDEN, &arena);
+    while (tu_cases_next(&c)) {
         loss_args a;
-        if (!parse_case(spec, sp->name, &a)) continue;
+        if (!parse_case(c.spec, sp->name, &a)) continue;
         a.kind = sp->kind;
-        n_cases++;
-
-        nn_arena_reset(&arena);
         nn_tensor *in[2] = {NULL, NULL};
-        for (int i = 0; i < sp->n_in; i++) {
-            snprintf(key, sizeof key, "%s.x%d", name, i);
-            in[i] = tu_golden_tensor(&arena, g, key);
-            in[i]->requires_grad = 1;
-        }
-        snprintf(key, sizeof key, "%s.target", name);
-        nn_tensor *target = tu_golden_tensor(&arena, g, key);
+        tu_cases_inputs(&c, in, sp->n_in, NULL);
+        nn_tensor *target = tu_cases_tensor(&c, "target");
         a.target = target;
         ck_assert_int_le(target->numel, MAX_ROWS);
         for (int64_t i = 0; i < target->numel; i++) a.labels[i] = (int32_t)target->data[i];
 
         /* Against PyTorch. */
-        nn_arena step;
-        nn_arena_init(&step, "step", 0);
-        nn_tape t;
-        nn_tape_init(&t, &step, 1, 1);
-        nn_tensor *y = call_loss(&t, in, &a);
-        ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
-        ck_assert_msg((a.red == NN_REDUCTION_NONE) == (y->ndim > 0), "%s: output rank %d", name, y->ndim);
-        double diff = 0.0;
-        snprintf(key, sizeof key, "%s.y", name);
-        ok &= tu_golden_compare(g, key, y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol, &diff);
-        snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
-        ck_assert_int_eq(dy->numel, y->numel);
-        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
-        for (int i = 0; i < sp->n_in; i++) {
-            snprintf(key, sizeof key, "%s.dx%d", name, i);
-            ok &= tu_golden_compare(g, key, in[i]->grad, (long)in[i]->numel, sp->golden_atol, sp->golden_rtol,
-                          &diff);
-        }
-        nn_arena_deinit(&step);
-        golden_max = fmax(golden_max, diff);
+        nn_tensor *y = tu_cases_forward(&c, call_loss, in, &a, 1);
+        ck_assert_msg((a.red == NN_REDUCTION_NONE) == (y->ndim > 0), "%s: output rank %d", c.name, y->ndim);
+        tu_cases_compare(&c, "y", y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol);
+        tu_cases_backward(&c, y, in, sp->n_in, NULL, sp->golden_atol, sp->golden_rtol);
 
         /* Finite differences on the same inputs. */
-        nn_gradcheck_result r = {0};
-        if (!a.nograd) {
-            nn_tensor *gin[2] = {NULL, NULL};
-            for (int i = 0; i < sp->n_in; i++) {
-                gin[i] = nn_tensor_new(&arena, in[i]->ndim, in[i]->shape);
-                memcpy(gin[i]->data, in[i]->data, (size_t)in[i]->numel * sizeof(float));
-                gin[i]->requires_grad = 1;
-            }
-            nn_status st = nn_gradcheck(call_loss, gin, sp->n_in, &a, sp->eps, sp->atol, sp->rtol, &r);
-            if (st != NN_OK) {
-                fprintf(stderr, "%s: %s\n", name, nn_error_message());
-                ok = 0;
-            }
-            ck_assert_int_gt(r.checked, 0);
-            grad_abs = fmax(grad_abs, r.max_abs_err);
-            grad_rel = fmax(grad_rel, r.max_rel_err);
-        }
-        printf("  %-34s torch max |diff| %.2e   gradcheck %3ld elements, max abs err %.2e, rel %.2e\n",
-               name, diff, r.checked, r.max_abs_err, r.max_rel_err);
+        if (!a.nograd)
+            tu_cases_gradcheck(&c, call_loss, in, sp->n_in, &a, NULL, sp->eps, sp->atol, sp->rtol);
+        tu_cases_print(&c);
     }
-    free(names);
-    nn_safetensors_close(g);
-    printf("%-16s %2d cases: max |diff| from torch %.2e, gradcheck max abs err %.2e, rel %.2e\n",
-           sp->name, n_cases, golden_max, grad_abs, grad_rel);
-    ck_assert_msg(n_cases > 0, "%s has no golden case", sp->name);
-    ck_assert_msg(ok, "%s: differs from PyTorch or from finite differences (see above)", sp->name);
+    tu_cases_close(&c, sp->name);
 }
 END_TEST
 

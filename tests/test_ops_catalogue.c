@@ -17,7 +17,6 @@
 #include "autograd/gradcheck.h"
 #include "check_main.h"
 #include "core/threads.h"
-#include "io/safetensors.h"
 #include "ops/ops.h"
 #include "testutil.h"
 
@@ -28,6 +27,11 @@ static nn_arena arena;
 static void setup(void) { nn_arena_init(&arena, "test", 0); }
 static void teardown(void) { nn_arena_deinit(&arena); }
 
+/* Gradient-check inputs: ANY uniform in [-2, 2), POS in [0.5, 2.5),
+ * NONZERO magnitudes in [0.5, 2) of both signs, DISTINCT 0.05 apart and
+ * 0.025 or more from any kink (0, +-3, 6), so +-eps never crosses one. */
+typedef enum domain { ANY, POS, NONZERO, DISTINCT } domain;
+
 /* One case's op and arguments, parsed from its `case.<name>` metadata. */
 typedef struct op_args {
     nn_op_id op;
@@ -36,6 +40,7 @@ typedef struct op_args {
     int axis;             /* softmax, log_softmax */
     int n_axes, axes[NN_MAX_DIMS], keepdim;
     int nograd;           /* ties: no gradient check */
+    const domain *dom;    /* the domain of each input, for the gradient check */
 } op_args;
 
 /* The op of `a` on inputs in[0] (and in[1]); an nn_gradcheck_fn. */
@@ -73,11 +78,6 @@ static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
     return NULL;
 }
 
-/* Gradient-check inputs: ANY uniform in [-2, 2), POS in [0.5, 2.5),
- * NONZERO magnitudes in [0.5, 2) of both signs, DISTINCT 0.05 apart and
- * 0.025 or more from any kink (0, +-3, 6), so +-eps never crosses one. */
-typedef enum domain { ANY, POS, NONZERO, DISTINCT } domain;
-
 typedef struct op_spec {
     nn_op_id op;
     int n_in;
@@ -114,56 +114,48 @@ static const op_spec specs[] = {
 };
 enum { N_SPECS = (int)(sizeof specs / sizeof specs[0]) };
 
-/* Parses "sum axes=0,2 keepdim=1" (see ops_reference.py); 0 if malformed. */
-static int parse_case(const char *spec, op_args *a)
+/* Takes one key=value of a spec; a tu_spec_set_fn. */
+static int set_arg(const char *key, const char *v, void *args)
 {
-    memset(a, 0, sizeof *a);
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *save = NULL, *word = strtok_r(buf, " ", &save);
-    if (!word) return 0;
-    int found = 0;
-    for (int i = 0; i < NN_OP_COUNT && !found; i++)
-        if (strcmp(nn_op_defs[i].name, word) == 0) {
-            a->op = (nn_op_id)i;
-            found = 1;
-        }
-    if (!found) return 0;
-    while ((word = strtok_r(NULL, " ", &save))) {
-        char *eq = strchr(word, '=');
-        if (!eq) return 0;
-        *eq = '\0';
-        const char *v = eq + 1;
-        if (strcmp(word, "p") == 0) a->p = strtof(v, NULL);
-        else if (strcmp(word, "tanh") == 0) a->tanh = atoi(v);
-        else if (strcmp(word, "axis") == 0) a->axis = atoi(v);
-        else if (strcmp(word, "keepdim") == 0) a->keepdim = atoi(v);
-        else if (strcmp(word, "nograd") == 0) a->nograd = atoi(v);
-        else if (strcmp(word, "axes") == 0) {
-            if (strcmp(v, "all") == 0) continue;
-            for (char *s = (char *)v; *s && a->n_axes < NN_MAX_DIMS;) {
-                a->axes[a->n_axes++] = (int)strtol(s, &s, 10);
-                if (*s == ',') s++;
-            }
-        } else
-            return 0;
-    }
+    op_args *a = args;
+    if (strcmp(key, "p") == 0) a->p = strtof(v, NULL);
+    else if (strcmp(key, "tanh") == 0) a->tanh = atoi(v);
+    else if (strcmp(key, "axis") == 0) a->axis = atoi(v);
+    else if (strcmp(key, "keepdim") == 0) a->keepdim = atoi(v);
+    else if (strcmp(key, "nograd") == 0) a->nograd = atoi(v);
+    else if (strcmp(key, "axes") == 0) {
+        if (strcmp(v, "all") != 0) tu_spec_ints(v, a->axes, &a->n_axes, NN_MAX_DIMS);
+    } else
+        return 0;
     return 1;
 }
 
-static nn_tensor *gradcheck_input(domain dom, uint64_t seed, const nn_tensor *like)
+/* Parses "sum axes=0,2 keepdim=1" (see ops_reference.py); 0 if malformed. */
+static int parse_case(const char *spec, op_args *a)
 {
-    switch (dom) {
-    case ANY: return tu_random(&arena, seed, -2, 2, like->ndim, like->shape);
-    case POS: return tu_random(&arena, seed, 0.5f, 2.5f, like->ndim, like->shape);
-    case NONZERO: {
-        nn_tensor *x = tu_random(&arena, seed, 0.5f, 2, like->ndim, like->shape);
-        for (int64_t i = 0; i < x->numel; i += 2) x->data[i] = -x->data[i];
-        return x;
+    const char *names[NN_OP_COUNT];
+    for (int i = 0; i < NN_OP_COUNT; i++) names[i] = nn_op_defs[i].name;
+    memset(a, 0, sizeof *a);
+    int op;
+    if (!tu_spec_parse(spec, names, NN_OP_COUNT, &op, set_arg, a)) return 0;
+    a->op = (nn_op_id)op;
+    return 1;
+}
+
+/* Gradient-check input i from its domain; a tu_fill_fn. */
+static void fresh_input(nn_tensor *x, int i, int case_no, const void *ctx)
+{
+    const op_args *a = ctx;
+    uint64_t seed = 100 + 10 * (uint64_t)case_no + (uint64_t)i;
+    switch (a->dom[i]) {
+    case ANY: tu_fill_uniform(x, seed, -2, 2); break;
+    case POS: tu_fill_uniform(x, seed, 0.5f, 2.5f); break;
+    case NONZERO:
+        tu_fill_uniform(x, seed, 0.5f, 2);
+        for (int64_t j = 0; j < x->numel; j += 2) x->data[j] = -x->data[j];
+        break;
+    case DISTINCT: tu_fill_distinct(x, seed, 0.05f); break;
     }
-    case DISTINCT: return tu_distinct(&arena, seed, 0.05f, like->ndim, like->shape);
-    }
-    return NULL;
 }
 
 /* Every golden case of op specs[_i]: output and gradients against PyTorch,
@@ -171,91 +163,35 @@ static nn_tensor *gradcheck_input(domain dom, uint64_t seed, const nn_tensor *li
 START_TEST(op_against_torch_and_finite_differences)
 {
     const op_spec *sp = &specs[_i];
-    const char *opname = nn_op_defs[sp->op].name;
-    nn_safetensors *g = tu_golden_open(GOLDEN);
-    const char *list = nn_safetensors_meta(g, "cases");
-    ck_assert_ptr_nonnull(list);
-    char *names = strdup(list), *save = NULL, key[128];
-    int n_cases = 0, ok = 1;
-    double golden_max = 0.0, grad_abs = 0.0, grad_rel = 0.0;
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
-        snprintf(key, sizeof key, "case.%s", name);
-        const char *spec = nn_safetensors_meta(g, key);
+    tu_cases c;
+    tu_cases_open(&c, GOLDEN, &arena);
+    while (tu_cases_next(&c)) {
         op_args a;
-        ck_assert_msg(spec && parse_case(spec, &a), "golden case %s: bad spec `%s`", name,
-                      spec ? spec : "(none)");
+        ck_assert_msg(parse_case(c.spec, &a), "golden case %s: bad spec `%s`", c.name, c.spec);
         if (a.op != sp->op) continue;
-        n_cases++;
-
-        /* Against PyTorch. */
-        nn_arena_reset(&arena);
+        a.dom = sp->dom;
         nn_tensor *in[2] = {NULL, NULL};
-        for (int i = 0; i < sp->n_in; i++) {
-            snprintf(key, sizeof key, "%s.x%d", name, i);
-            in[i] = tu_golden_tensor(&arena, g, key);
-            in[i]->requires_grad = 1;
-        }
-        nn_arena step;
-        nn_arena_init(&step, "step", 0);
-        nn_tape t;
-        nn_tape_init(&t, &step, 1, 1);
-        nn_tensor *y = call_op(&t, in, &a);
-        ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
-        snprintf(key, sizeof key, "%s.y", name);
-        ck_assert_msg(tu_golden_same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
-        double diff = 0.0;
-        ok &= tu_golden_compare(g, key, y->data, (long)y->numel, sp->golden_atol, sp->golden_rtol, &diff);
-        snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
-        ck_assert_int_eq(dy->numel, y->numel);
-        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
-        for (int i = 0; i < sp->n_in; i++) {
-            snprintf(key, sizeof key, "%s.dx%d", name, i);
-            ok &= tu_golden_compare(g, key, in[i]->grad, (long)in[i]->numel, sp->golden_atol, sp->golden_rtol,
-                          &diff);
-        }
-        nn_arena_deinit(&step);
-        golden_max = fmax(golden_max, diff);
-
-        /* Finite differences. */
-        nn_gradcheck_result r = {0};
-        if (!a.nograd) {
-            nn_tensor *gin[2] = {NULL, NULL};
-            for (int i = 0; i < sp->n_in; i++) {
-                gin[i] = gradcheck_input(sp->dom[i], 100 + 10 * (uint64_t)n_cases + (uint64_t)i, in[i]);
-                gin[i]->requires_grad = 1;
-            }
-            nn_status st = nn_gradcheck(call_op, gin, sp->n_in, &a, sp->eps, sp->atol, sp->rtol, &r);
-            if (st != NN_OK) {
-                fprintf(stderr, "%s: %s\n", name, nn_error_message());
-                ok = 0;
-            }
-            ck_assert_int_gt(r.checked, 0);
-            grad_abs = fmax(grad_abs, r.max_abs_err);
-            grad_rel = fmax(grad_rel, r.max_rel_err);
-        }
-        printf("  %-22s torch max |diff| %.2e   gradcheck %4ld elements, max abs err %.2e, rel %.2e\n",
-               name, diff, r.checked, r.max_abs_err, r.max_rel_err);
+        tu_cases_inputs(&c, in, sp->n_in, NULL);
+        nn_tensor *y = tu_cases_forward(&c, call_op, in, &a, 1);
+        tu_cases_compare_y(&c, y, sp->golden_atol, sp->golden_rtol);
+        tu_cases_backward(&c, y, in, sp->n_in, NULL, sp->golden_atol, sp->golden_rtol);
+        if (!a.nograd)
+            tu_cases_gradcheck(&c, call_op, in, sp->n_in, &a, fresh_input, sp->eps, sp->atol,
+                               sp->rtol);
+        tu_cases_print(&c);
     }
-    free(names);
-    nn_safetensors_close(g);
-    printf("%-12s %2d cases: max |diff| from torch %.2e, gradcheck max abs err %.2e, rel %.2e\n",
-           opname, n_cases, golden_max, grad_abs, grad_rel);
-    ck_assert_msg(n_cases > 0, "%s has no golden case", opname);
-    ck_assert_msg(ok, "%s: differs from PyTorch or from finite differences (see above)", opname);
+    tu_cases_close(&c, nn_op_defs[sp->op].name);
 }
 END_TEST
 
 /* Each op of the catalogue has a spec above, so a golden and a gradient test. */
 START_TEST(every_catalogue_op_is_tested)
 {
-    for (int id = NN_OP_RELU; id < NN_OP_COUNT; id++) {
-        if (id == NN_OP_RESHAPE || id == NN_OP_SOFTMAX_CROSS_ENTROPY) continue;
-        if (id > NN_OP_LOG_SOFTMAX) break;  /* later ops: other families' tests */
-        int found = 0;
-        for (int i = 0; i < N_SPECS; i++) found |= (int)specs[i].op == id;
-        ck_assert_msg(found, "op %s has no spec in test_ops_catalogue.c", nn_op_defs[id].name);
-    }
+    /* reshape and softmax_cross_entropy sit in this range but are tested
+     * with the first ops, in test_ops.c. */
+    nn_op_id ops[N_SPECS + 2] = {NN_OP_RESHAPE, NN_OP_SOFTMAX_CROSS_ENTROPY};
+    for (int i = 0; i < N_SPECS; i++) ops[2 + i] = specs[i].op;
+    tu_assert_ops_tested("test_ops_catalogue.c", NN_OP_RELU, NN_OP_LOG_SOFTMAX, ops, N_SPECS + 2);
 }
 END_TEST
 
@@ -329,13 +265,6 @@ typedef struct large_run {
     float *sum0, *sum1, *max01, *soft0, *dsoft0, *dmul_a, *dmul_b, *gelu, *dgelu;
 } large_run;
 
-static float *keep(const float *src, int64_t n)
-{
-    float *d = malloc(sizeof(float) * (size_t)n);
-    memcpy(d, src, sizeof(float) * (size_t)n);
-    return d;
-}
-
 static void run_large(large_run *out, const nn_tensor *x, const nn_tensor *b, const nn_tensor *dy)
 {
     nn_arena step;
@@ -345,27 +274,27 @@ static void run_large(large_run *out, const nn_tensor *x, const nn_tensor *b, co
     nn_tensor *xs = nn_tensor_view(&step, x->data, x->ndim, x->shape);
     nn_tensor *bs = nn_tensor_view(&step, b->data, b->ndim, b->shape);
     xs->requires_grad = bs->requires_grad = 1;
-    out->sum0 = keep(nn_sum(&t, xs, NN_AXES(0), 0)->data, C);
-    out->sum1 = keep(nn_sum(&t, xs, NN_AXES(1), 1)->data, R);
-    out->max01 = keep(nn_max(&t, xs, NN_AXES(0, 1), 0)->data, 1);
+    out->sum0 = tu_copy_floats(nn_sum(&t, xs, NN_AXES(0), 0)->data, C);
+    out->sum1 = tu_copy_floats(nn_sum(&t, xs, NN_AXES(1), 1)->data, R);
+    out->max01 = tu_copy_floats(nn_max(&t, xs, NN_AXES(0, 1), 0)->data, 1);
     nn_tensor *s = nn_softmax(&t, xs, 0);
-    out->soft0 = keep(s->data, (int64_t)R * C);
+    out->soft0 = tu_copy_floats(s->data, (int64_t)R * C);
     ck_assert_int_eq(nn_tape_backward_from(&t, s, dy->data), NN_OK);
-    out->dsoft0 = keep(xs->grad, (int64_t)R * C);
+    out->dsoft0 = tu_copy_floats(xs->grad, (int64_t)R * C);
 
     nn_tape_init(&t, &step, 1, 1);
     xs->grad = bs->grad = NULL;
     nn_tensor *m = nn_mul(&t, xs, bs);
     ck_assert_int_eq(nn_tape_backward_from(&t, m, dy->data), NN_OK);
-    out->dmul_a = keep(xs->grad, (int64_t)R * C);
-    out->dmul_b = keep(bs->grad, C);
+    out->dmul_a = tu_copy_floats(xs->grad, (int64_t)R * C);
+    out->dmul_b = tu_copy_floats(bs->grad, C);
 
     nn_tape_init(&t, &step, 1, 1);
     xs->grad = NULL;
     nn_tensor *gl = nn_gelu(&t, xs, 0);
-    out->gelu = keep(gl->data, (int64_t)R * C);
+    out->gelu = tu_copy_floats(gl->data, (int64_t)R * C);
     ck_assert_int_eq(nn_tape_backward_from(&t, gl, dy->data), NN_OK);
-    out->dgelu = keep(xs->grad, (int64_t)R * C);
+    out->dgelu = tu_copy_floats(xs->grad, (int64_t)R * C);
     nn_arena_deinit(&step);
 }
 

@@ -16,7 +16,6 @@
 #include "autograd/gradcheck.h"
 #include "check_main.h"
 #include "core/threads.h"
-#include "io/safetensors.h"
 #include "ops/ops.h"
 #include "testutil.h"
 
@@ -52,7 +51,7 @@ static const double kind_tol[N_KINDS] = {1e-5, 0, 0, 0, 0, 0, 0, 1e-6, 0, 1e-6, 
 
 /* One case's op and arguments, from its `case.<name>` metadata. */
 typedef struct case_args {
-    kind k;
+    int k;                           /* a kind */
     int n_in;
     int list[NN_MAX_DIMS], n_list;   /* perm, shape, sizes */
     int axis, start, end, d0, d1;
@@ -63,37 +62,27 @@ typedef struct case_args {
     uint8_t *mask;
 } case_args;
 
+/* Takes one key=value of a spec; a tu_spec_set_fn. */
+static int set_arg(const char *key, const char *v, void *args)
+{
+    case_args *a = args;
+    if (strcmp(key, "axis") == 0) a->axis = atoi(v);
+    else if (strcmp(key, "start") == 0) a->start = atoi(v);
+    else if (strcmp(key, "end") == 0) a->end = atoi(v);
+    else if (strcmp(key, "d0") == 0) a->d0 = atoi(v);
+    else if (strcmp(key, "d1") == 0) a->d1 = atoi(v);
+    else if (strcmp(key, "value") == 0) a->value = strtof(v, NULL);
+    else if (strcmp(key, "perm") == 0 || strcmp(key, "shape") == 0 || strcmp(key, "sizes") == 0)
+        tu_spec_ints(v, a->list, &a->n_list, NN_MAX_DIMS);
+    else
+        return 0;
+    return 1;
+}
+
 static int parse_case(const char *spec, case_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->k = N_KINDS;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", spec);
-    char *save = NULL, *word = strtok_r(buf, " ", &save);
-    for (int i = 0; word && i < N_KINDS; i++)
-        if (strcmp(word, kind_names[i]) == 0) a->k = (kind)i;
-    if (a->k == N_KINDS) return 0;
-    while ((word = strtok_r(NULL, " ", &save))) {
-        char *eq = strchr(word, '=');
-        if (!eq) return 0;
-        *eq = '\0';
-        char *v = eq + 1;
-        if (strcmp(word, "axis") == 0) a->axis = atoi(v);
-        else if (strcmp(word, "start") == 0) a->start = atoi(v);
-        else if (strcmp(word, "end") == 0) a->end = atoi(v);
-        else if (strcmp(word, "d0") == 0) a->d0 = atoi(v);
-        else if (strcmp(word, "d1") == 0) a->d1 = atoi(v);
-        else if (strcmp(word, "value") == 0) a->value = strtof(v, NULL);
-        else if (strcmp(word, "perm") == 0 || strcmp(word, "shape") == 0 ||
-                 strcmp(word, "sizes") == 0) {
-            for (char *s = v; *s && a->n_list < NN_MAX_DIMS;) {
-                a->list[a->n_list++] = (int)strtol(s, &s, 10);
-                if (*s == ',') s++;
-            }
-        } else
-            return 0;
-    }
-    return 1;
+    return tu_spec_parse(spec, kind_names, N_KINDS, &a->k, set_arg, a);
 }
 
 /* The case's op on inputs `in`; an nn_gradcheck_fn. */
@@ -126,123 +115,51 @@ static nn_tensor *call_op(nn_tape *t, nn_tensor **in, void *ctx)
     return NULL;
 }
 
-static int has_tensor(const nn_safetensors *g, const char *name)
+/* Loads the case's float inputs x0, x1, ... (into in, n_in set), index and mask. */
+static void load_case(tu_cases *c, case_args *a, nn_tensor **in)
 {
-    int ndim, shape[8];
-    return nn_safetensors_shape(g, name, &ndim, shape) == 0;
-}
-
-static int compare(const nn_safetensors *g, const char *name, const float *got, long n, double tol,
-                   double *max_diff)
-{
-    return tu_golden_compare(g, name, got, n, tol, tol, max_diff);
-}
-
-/* Loads the case's float inputs (into in, n_in set), index and mask. */
-static void load_case(const nn_safetensors *g, const char *name, case_args *a, nn_tensor **in)
-{
-    char key[128];
+    char x[16];
     for (a->n_in = 0; a->n_in < MAX_IN; a->n_in++) {
-        snprintf(key, sizeof key, "%s.x%d", name, a->n_in);
-        if (!has_tensor(g, key)) break;
-        in[a->n_in] = tu_golden_tensor(&arena, g, key);
-        in[a->n_in]->requires_grad = 1;
+        snprintf(x, sizeof x, "x%d", a->n_in);
+        if (!tu_cases_has(c, x)) break;
     }
-    snprintf(key, sizeof key, "%s.idx", name);
-    if (has_tensor(g, key)) {
-        nn_tensor *f = tu_golden_tensor(&arena, g, key);
-        a->idx = NN_ARENA_NEW(&arena, int32_t, f->numel);
-        for (int64_t i = 0; i < f->numel; i++) a->idx[i] = (int32_t)f->data[i];
+    tu_cases_inputs(c, in, a->n_in, NULL);
+    if (tu_cases_has(c, "idx")) {
+        nn_tensor *f;
+        a->idx = tu_cases_ints(c, "idx", &f);
         memcpy(a->idx_shape, f->shape, sizeof a->idx_shape);
         a->n_idx = (long)f->numel;
     }
-    snprintf(key, sizeof key, "%s.mask", name);
-    if (has_tensor(g, key)) {
-        nn_tensor *f = tu_golden_tensor(&arena, g, key);
-        a->mask = NN_ARENA_NEW(&arena, uint8_t, f->numel);
-        for (int64_t i = 0; i < f->numel; i++) a->mask[i] = f->data[i] != 0.0f;
-    }
+    a->mask = tu_cases_mask(c, "mask");
 }
 
 /* Every golden case of kind _i: against PyTorch, then finite differences. */
 START_TEST(op_against_torch_and_finite_differences)
 {
     kind k = (kind)_i;
-    nn_safetensors *g = tu_golden_open(GOLDEN);
-    const char *list = nn_safetensors_meta(g, "cases");
-    ck_assert_ptr_nonnull(list);
-    char *names = strdup(list), *save = NULL, key[128];
-    int n_cases = 0, ok = 1;
-    double golden_max = 0.0, grad_abs = 0.0, grad_rel = 0.0;
-    for (char *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
-        snprintf(key, sizeof key, "case.%s", name);
-        const char *spec = nn_safetensors_meta(g, key);
+    tu_cases c;
+    tu_cases_open(&c, GOLDEN, &arena);
+    while (tu_cases_next(&c)) {
         case_args a;
-        ck_assert_msg(spec && parse_case(spec, &a), "golden case %s: bad spec `%s`", name,
-                      spec ? spec : "(none)");
-        if (a.k != k) continue;
-        n_cases++;
-
-        nn_arena_reset(&arena);
+        ck_assert_msg(parse_case(c.spec, &a), "golden case %s: bad spec `%s`", c.name, c.spec);
+        if (a.k != (int)k) continue;
         nn_tensor *in[MAX_IN] = {NULL};
-        load_case(g, name, &a, in);
+        load_case(&c, &a, in);
         ck_assert_int_gt(a.n_in, 0);
-        nn_arena step;
-        nn_arena_init(&step, "step", 0);
-        nn_tape t;
-        nn_tape_init(&t, &step, 1, 1);
-        nn_tensor *y = call_op(&t, in, &a);
-        ck_assert_msg(y != NULL, "%s: %s", name, nn_error_message());
-        snprintf(key, sizeof key, "%s.y", name);
-        ck_assert_msg(tu_golden_same_shape(g, key, y), "%s: output shape differs from PyTorch's", name);
-        double diff = 0.0;
-        ok &= compare(g, key, y->data, (long)y->numel, kind_tol[k], &diff);
-        snprintf(key, sizeof key, "%s.dy", name);
-        nn_tensor *dy = tu_golden_tensor(&arena, g, key);
-        ck_assert_int_eq(dy->numel, y->numel);
-        ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
-        for (int i = 0; i < a.n_in; i++) {
-            snprintf(key, sizeof key, "%s.dx%d", name, i);
-            ok &= compare(g, key, in[i]->grad, (long)in[i]->numel, kind_tol[k], &diff);
-        }
-        nn_arena_deinit(&step);
-        golden_max = fmax(golden_max, diff);
-
-        nn_tensor *gin[MAX_IN] = {NULL};
-        for (int i = 0; i < a.n_in; i++) {
-            gin[i] = tu_random(&arena, 100 + 10 * (uint64_t)n_cases + (uint64_t)i, -2, 2,
-                               in[i]->ndim, in[i]->shape);
-            gin[i]->requires_grad = 1;
-        }
-        nn_gradcheck_result r = {0};
-        if (nn_gradcheck(call_op, gin, a.n_in, &a, 1e-2, 1e-3, 1e-2, &r) != NN_OK) {
-            fprintf(stderr, "%s: %s\n", name, nn_error_message());
-            ok = 0;
-        }
-        ck_assert_int_gt(r.checked, 0);
-        grad_abs = fmax(grad_abs, r.max_abs_err);
-        grad_rel = fmax(grad_rel, r.max_rel_err);
-        printf("  %-18s torch max |diff| %.2e   gradcheck %4ld elements, max abs err %.2e, rel %.2e\n",
-               name, diff, r.checked, r.max_abs_err, r.max_rel_err);
+        nn_tensor *y = tu_cases_forward(&c, call_op, in, &a, 1);
+        tu_cases_compare_y(&c, y, kind_tol[k], kind_tol[k]);
+        tu_cases_backward(&c, y, in, a.n_in, NULL, kind_tol[k], kind_tol[k]);
+        tu_cases_gradcheck(&c, call_op, in, a.n_in, &a, tu_fill_case_uniform, 1e-2, 1e-3, 1e-2);
+        tu_cases_print(&c);
     }
-    free(names);
-    nn_safetensors_close(g);
-    printf("%-12s %d cases: max |diff| from torch %.2e, gradcheck max abs err %.2e, rel %.2e\n",
-           kind_names[k], n_cases, golden_max, grad_abs, grad_rel);
-    ck_assert_msg(n_cases > 0, "%s has no golden case", kind_names[k]);
-    ck_assert_msg(ok, "%s: differs from PyTorch or from finite differences (see above)",
-                  kind_names[k]);
+    tu_cases_close(&c, kind_names[k]);
 }
 END_TEST
 
 /* Every op from matmul to scatter_add has a kind above. */
 START_TEST(every_tensor_op_is_tested)
 {
-    for (int id = NN_OP_MATMUL; id <= NN_OP_SCATTER_ADD; id++) {
-        int found = 0;
-        for (int i = 0; i < N_KINDS; i++) found |= (int)kind_ops[i] == id;
-        ck_assert_msg(found, "op %s has no golden kind in test_tensor_ops.c", nn_op_defs[id].name);
-    }
+    tu_assert_ops_tested("test_tensor_ops.c", NN_OP_MATMUL, NN_OP_SCATTER_ADD, kind_ops, N_KINDS);
 }
 END_TEST
 
@@ -253,13 +170,6 @@ typedef struct det_run {
 } det_run;
 
 enum { DR = 97, DC = 301, DN = 4000 };
-
-static float *keep(const float *src, int64_t n)
-{
-    float *d = malloc(sizeof(float) * (size_t)n);
-    memcpy(d, src, sizeof(float) * (size_t)n);
-    return d;
-}
 
 static void run_det(det_run *o, nn_tensor *x, nn_tensor *src, nn_tensor *bm, const int32_t *idx,
                     const float *dy_big)
@@ -274,17 +184,17 @@ static void run_det(det_run *o, nn_tensor *x, nn_tensor *src, nn_tensor *bm, con
     nn_tensor *y = nn_scatter_add(&t, x, 1, idx, ishape, src);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nn_tape_backward_from(&t, y, dy_big), NN_OK);
-    o->y[0] = keep(y->data, y->numel);
-    o->dx[0] = keep(x->grad, x->numel);
-    o->dsrc = keep(src->grad, src->numel);
+    o->y[0] = tu_copy_floats(y->data, y->numel);
+    o->dx[0] = tu_copy_floats(x->grad, x->numel);
+    o->dsrc = tu_copy_floats(src->grad, src->numel);
     /* gather */
     nn_tape_init(&t, &step, 1, 1);
     x->grad = NULL;
     y = nn_gather(&t, x, 1, idx, ishape);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nn_tape_backward_from(&t, y, dy_big), NN_OK);
-    o->y[1] = keep(y->data, y->numel);
-    o->dx[1] = keep(x->grad, x->numel);
+    o->y[1] = tu_copy_floats(y->data, y->numel);
+    o->dx[1] = tu_copy_floats(x->grad, x->numel);
     /* batched matmul, rhs broadcast over 8 batches */
     nn_tape_init(&t, &step, 1, 1);
     x->grad = bm->grad = NULL;
@@ -293,9 +203,9 @@ static void run_det(det_run *o, nn_tensor *x, nn_tensor *src, nn_tensor *bm, con
     y = nn_matmul(&t, a, bm);
     ck_assert_ptr_nonnull(y);
     ck_assert_int_eq(nn_tape_backward_from(&t, y, dy_big), NN_OK);
-    o->y[2] = keep(y->data, y->numel);
-    o->dx[2] = keep(x->grad, x->numel);
-    o->db = keep(bm->grad, bm->numel);
+    o->y[2] = tu_copy_floats(y->data, y->numel);
+    o->dx[2] = tu_copy_floats(x->grad, x->numel);
+    o->db = tu_copy_floats(bm->grad, bm->numel);
     x->grad = src->grad = bm->grad = NULL;
     nn_arena_deinit(&step);
 }
