@@ -2,8 +2,8 @@
 """PyTorch side of `make bench`: time full training steps on a fixed random batch.
 
 One step = zero_grad, forward, loss, backward, SGD step -- the same work as
-`nnzoo bench CONFIG`. Models are defined here to match nnzoo's exactly; add a
-new one to MODELS and a row to bench/run.sh.
+`nnzoo bench CONFIG`. The models are in bench/torch_models.py, built to match
+nnzoo's exactly; add a new one to MODELS there and a row to bench/run.sh.
 
 Threads: Debian's torch does its GEMMs in OpenBLAS, whose thread pool
 torch.set_num_threads does not reach. So a setting is a pair (T, B): torch
@@ -21,11 +21,13 @@ policy "default" (variable unset) or "active".
   torch_train.py --torch-threads 2 --blas-threads 1 --json   # one setting,
                                  # policy from the environment as it is
   torch_train.py --best                                      # fastest of eight
+  torch_train.py --best --settings 2,1,active/2,2,default    # fastest of these
 
 --best runs each setting in a fresh subprocess of this script, with
 OMP_WAIT_POLICY removed from ("default") or set in ("active") its environment,
 prints one human-readable line per setting on stderr and the fastest as one
-JSON line on stdout.
+JSON line on stdout. --settings narrows the search for models whose steps take
+seconds (bench/run.sh says which and why).
 
 Run it with Debian's /usr/bin/python3 (python3-torch), not a pyenv python.
 """
@@ -54,24 +56,6 @@ def setting_name(t, b, policy):
     return "%d,%d,%s" % (t, b, policy)
 
 
-def lenet5(nn):
-    # Must match nnzoo's LeNet-5 (models/): 1x28x28 in, 10 classes out.
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10),
-    )
-
-
-# name -> (builder(nn), input shape without batch, number of classes)
-MODELS = {
-    "lenet5": (lenet5, (1, 28, 28), 10),
-}
-
-
 def openblas_lib():
     """ctypes handle on the OpenBLAS torch loaded (call after `import torch`)."""
     paths = []
@@ -96,9 +80,30 @@ def openblas_lib():
     return None, None
 
 
+def parse_settings(text):
+    """'all' or T,B,policy triples separated by '/', as a list of tuples."""
+    if text == "all":
+        return list(SETTINGS)
+    out = []
+    for item in text.split("/"):
+        parts = item.split(",")
+        if (len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit()
+                or parts[2] not in ("default", "active") or int(parts[0]) < 1 or int(parts[1]) < 1):
+            raise ValueError("bad setting %r: expected T,B,policy with T, B >= 1 and policy "
+                             "default or active, e.g. 2,1,active" % item)
+        out.append((int(parts[0]), int(parts[1]), parts[2]))
+    return out
+
+
 def run_one(args):
     import torch
     import torch.nn as nn
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_models
+
+    if args.model not in torch_models.MODELS:
+        sys.exit("torch_train.py: unknown model %s (have %s)"
+                 % (args.model, ", ".join(sorted(torch_models.MODELS))))
 
     torch.set_num_threads(args.torch_threads)
     blas, blas_path = openblas_lib()
@@ -110,14 +115,13 @@ def run_one(args):
         sys.exit("torch_train.py: thread setting did not stick: torch %d blas %d"
                  % (torch.get_num_threads(), got))
 
-    build, shape, classes = MODELS[args.model]
     torch.manual_seed(0)
-    model = build(nn)
+    model, shape, classes = torch_models.build(args.model)
     model.train()
     x = torch.randn(args.batch, *shape)
     y = torch.randint(0, classes, (args.batch,))
     loss_fn = nn.CrossEntropyLoss()
-    # As configs/lenet5_fashion_mnist.json (the rate does not change the timing).
+    # As bench/run.sh sets nnzoo's (the rate does not change the timing).
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=5e-4)
 
     def step():
@@ -161,7 +165,8 @@ def run_one(args):
 
 def run_best(args):
     best = None
-    for t, b, policy in SETTINGS:
+    settings = parse_settings(args.settings)
+    for t, b, policy in settings:
         name = setting_name(t, b, policy)
         env = dict(os.environ)
         # Belt and braces: the same counts for the pools as they start up.
@@ -187,13 +192,14 @@ def run_best(args):
               file=sys.stderr, flush=True)
         if best is None or res["samples_per_s"] > best["samples_per_s"]:
             best = res
-    best["best_of"] = [setting_name(*s) for s in SETTINGS]
+    best["best_of"] = [setting_name(*s) for s in settings]
     print(json.dumps(best), flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="lenet5", choices=sorted(MODELS))
+    ap.add_argument("--model", default="lenet5",
+                    help="a model of bench/torch_models.py (default lenet5)")
     ap.add_argument("--torch-threads", type=int, default=2)
     ap.add_argument("--blas-threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=500)
@@ -204,7 +210,14 @@ def main():
                     help="run T,B in 1,1 / 2,2 / 1,2 / 2,1, each with OMP_WAIT_POLICY "
                          "unset and =active, each in a fresh process; "
                          "print the fastest as JSON")
+    ap.add_argument("--settings", default="all",
+                    help="with --best: the T,B,policy settings to try, separated by '/' "
+                         "(default all: the eight above)")
     args = ap.parse_args()
+    try:
+        parse_settings(args.settings)
+    except ValueError as e:
+        ap.error("--settings: %s" % e)
     if args.steps <= 0 or args.batch <= 0 or args.warmup < 0:
         ap.error("--steps and --batch must be positive, --warmup non-negative")
     if args.best:
