@@ -266,6 +266,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
     NN_TRY(nn_params_finalize(&m->params, &init_rng));
     NN_TRY(read_optimizer(&r->opt, &r->set, cfg, &m->params));
     NN_TRY(read_schedule(r, cfg));
+    NN_TRY(nn_train_loss_read(&r->loss, cfg, m->input.num_classes, &r->persistent));
 
     int most = r->set.batch_size > r->set.eval_batch_size ? r->set.batch_size : r->set.eval_batch_size;
     long per = (long)dataset->channels * dataset->height * dataset->width;
@@ -350,7 +351,7 @@ static nn_status loss_and_gradient(void *ctx, float *loss_out)
     t.seed = (uint64_t)nn_rng_u32(&r->state.rng) << 32 | nn_rng_u32(&r->state.rng);
     if (r->profile) nn_tape_profile(&t, r->profile);
     nn_tensor *logits = forward(r, &t, b->x, b->n);
-    nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, b->y);
+    nn_tensor *loss = nn_train_loss_forward(&r->loss, &t, logits, b->y);
     if (!loss) return failed();
     *loss_out = loss->data[0];
     if (b->evaluations++ == 0) {
@@ -395,7 +396,7 @@ nn_status nn_run_evaluate(nn_run *r, nn_loader *l, double *loss, double *accurac
         nn_tape t;
         nn_tape_init(&t, &r->step_arena, 0, 0);
         nn_tensor *logits = forward(r, &t, r->x, n);
-        nn_tensor *batch_loss = nn_softmax_cross_entropy(&t, logits, r->y);
+        nn_tensor *batch_loss = nn_train_loss_forward(&r->loss, &t, logits, r->y);
         if (!batch_loss) return failed();
         loss_sum += (double)batch_loss->data[0] * n;
         hits += count_correct(logits, r->y);

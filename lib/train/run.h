@@ -14,6 +14,7 @@
 #include "nn/model.h"
 #include "optim/optimizer.h"
 #include "train/checkpoint.h"
+#include "train/loss_choice.h"
 
 struct nn_config;
 
@@ -63,6 +64,7 @@ typedef struct nn_run {
     nn_train_state state;
     char *config_json;        /* resolved config, for checkpoints */
     nn_profile *profile;      /* NULL, or op timings of every step */
+    nn_train_loss loss;       /* train.loss: what the step minimizes */
 } nn_run;
 
 /* What to do with the data: load it, or not (benchmarks on random input,
