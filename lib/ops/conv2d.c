@@ -438,7 +438,7 @@ static int make_geom(conv_geom *q, const nn_tensor *x, const nn_tensor *w, const
     q->p = q->oh * q->ow;
     q->s = chunk_samples(q->n, q->p);
     q->chunks = (q->n + q->s - 1) / q->s;
-    q->depthwise = a.groups == q->c && q->o == q->c && q->kh * q->kw <= 1024;
+    q->depthwise = a.groups == q->c && q->o == q->c;
     q->direct = q->kh == 1 && q->kw == 1 && a.pad_h == 0 && a.pad_w == 0 && a.stride_h == 1 &&
                 a.stride_w == 1 && q->s == 1;
     return 0;
@@ -465,8 +465,10 @@ nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_co
     nn_tensor *in_list[3] = {x, w, b};
     nn_tensor *y = nn_tape_output(t, 4, (int[]){q.n, q.o, q.oh, q.ow}, in_list, 3);
     if (y && q.depthwise) {
-        nn_conv2d_depthwise_forward(y->data, x->data, w->data, b ? b->data : NULL, &(nn_depthwise_geom){
-            q.n, q.c, q.h, q.w, q.kh, q.kw, q.oh, q.ow, q.a});
+        const nn_depthwise_geom dq = {q.n, q.c, q.h, q.w, q.kh, q.kw, q.oh, q.ow, q.a};
+        float *dscratch = NN_ARENA_NEW(t->arena, float, nn_conv2d_depthwise_scratch(&dq) * omp_get_max_threads());
+        if (!dscratch) return NULL;
+        nn_conv2d_depthwise_forward(y->data, x->data, w->data, b ? b->data : NULL, &dq, dscratch);
         return record(t, y, in_list, &q);
     }
     long per_thread = (long)(q.k + q.og) * q.s * q.p;
@@ -487,10 +489,12 @@ nn_status nn_conv2d_backward(nn_tape *t, const nn_node *node)
     const conv_geom *q = node->saved;
     nn_tensor *x = node->in[0], *w = node->in[1], *b = node->in[2];
     if (q->depthwise) {
+        const nn_depthwise_geom dq = {q->n, q->c, q->h, q->w, q->kh, q->kw, q->oh, q->ow, q->a};
+        float *dscratch = NN_ARENA_NEW(t->arena, float, nn_conv2d_depthwise_scratch(&dq) * omp_get_max_threads());
+        if (!dscratch) return NN_ERR_RUNTIME;
         nn_conv2d_depthwise_backward(x->requires_grad ? x->grad : NULL, w->requires_grad ? w->grad : NULL,
                                      b && b->requires_grad ? b->grad : NULL, node->out->grad, x->data,
-                                     w->data, node->out->data, &(nn_depthwise_geom){
-                                         q->n, q->c, q->h, q->w, q->kh, q->kw, q->oh, q->ow, q->a});
+                                     w->data, node->out->data, &dq, dscratch);
         return NN_OK;
     }
     long per_thread = (long)(2 * q->k + q->og) * q->s * q->p;

@@ -4,8 +4,8 @@
  * im2col + GEMM fits a depthwise layer badly: each group is a GEMM with
  * one output row and K = kh * kw (9), so BLAS does almost no work per
  * call and the copy dominates. Here every (sample, channel) plane is
- * convolved in place, kernel row by kernel row, with the output row as a
- * vector accumulator. Work is shared out by channel, and each channel's
+ * convolved directly, tap by tap, with the output row as a vector
+ * accumulator. Work is shared out by channel, and each channel's
  * weight gradient is summed over the samples in order, so results do not
  * depend on the thread count. */
 #ifndef NN_OPS_CONV2D_DEPTHWISE_H
@@ -19,14 +19,20 @@ typedef struct nn_depthwise_geom {
     nn_conv2d_args a;
 } nn_depthwise_geom;
 
+/* Floats of scratch each thread needs, for both directions. */
+long nn_conv2d_depthwise_scratch(const nn_depthwise_geom *q);
+
 /* y: (n, c, oh, ow) = depthwise(x: (n, c, h, w), w: (c, 1, kh, kw)) + b,
- * with a fused ReLU when a.relu. b may be NULL. */
+ * with a fused ReLU when a.relu. b may be NULL. scratch: threads *
+ * nn_conv2d_depthwise_scratch(q) floats. */
 void nn_conv2d_depthwise_forward(float *y, const float *x, const float *w, const float *b,
-                                 const nn_depthwise_geom *q);
+                                 const nn_depthwise_geom *q, float *scratch);
 
 /* Adds the gradients of the forward above into dx, dw, db (each may be
- * NULL); y is the forward's output, read for a fused ReLU's mask. */
+ * NULL); y is the forward's output, read for a fused ReLU's mask. Scratch
+ * as the forward's. */
 void nn_conv2d_depthwise_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                  const float *w, const float *y, const nn_depthwise_geom *q);
+                                  const float *w, const float *y, const nn_depthwise_geom *q,
+                                  float *scratch);
 
 #endif
