@@ -8,6 +8,8 @@
 #ifndef NN_CORE_ROWS_H
 #define NN_CORE_ROWS_H
 
+#include <string.h>
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -39,6 +41,49 @@ static inline float nn_row_sum(const float *s, long n)
     float sum = 0.0f;
     for (int l = 0; l < 16; l++) sum += lanes[l];
     return sum;
+}
+
+/* Sums in double over float rows, in 8 double lanes added in lane order at
+ * the end: vectorized (a single double accumulator is a chain of dependent
+ * adds, 4 cycles an element), and the same bits on any thread count. */
+typedef double nn_f64x8 __attribute__((vector_size(8 * sizeof(double))));
+typedef float nn_f32x8 __attribute__((vector_size(8 * sizeof(float))));
+
+static inline nn_f64x8 nn_load_f64x8(const float *p)
+{
+    nn_f32x8 v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(v, nn_f64x8);
+}
+
+static inline double nn_f64x8_total(nn_f64x8 v)
+{
+    double sum = 0.0;
+    for (int l = 0; l < 8; l++) sum += v[l];
+    return sum;
+}
+
+/* The sum of s[0..n), added to *lanes (start them at zero). */
+static inline void nn_row_sum_f64(nn_f64x8 *lanes, const float *s, long n)
+{
+    long i = 0;
+    nn_f64x8 acc = *lanes;
+    for (; i + 8 <= n; i += 8) acc += nn_load_f64x8(s + i);
+    for (int l = 0; i < n; i++, l++) acc[l] += s[i];
+    *lanes = acc;
+}
+
+/* The sum of (s[i] - mean)^2 over [0, n), added to *lanes. */
+static inline void nn_row_sqdev_f64(nn_f64x8 *lanes, const float *s, long n, double mean)
+{
+    long i = 0;
+    nn_f64x8 acc = *lanes;
+    for (; i + 8 <= n; i += 8) {
+        nn_f64x8 d = nn_load_f64x8(s + i) - mean;
+        acc += d * d;
+    }
+    for (int l = 0; i < n; i++, l++) acc[l] += (s[i] - mean) * (s[i] - mean);
+    *lanes = acc;
 }
 
 /* d[0..n) = 0 */

@@ -4,6 +4,8 @@
  * than storing it. Statistics are summed in double. */
 #include "ops/ops.h"
 
+#include "core/rows.h"
+
 #include <math.h>
 
 /* Node inputs are at fixed places, NULL when absent: x, weight, bias. */
@@ -71,16 +73,12 @@ nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *
     for (int ch = 0; ch < c; ch++) {
         double mean, var;
         if (batch_stats) {
-            double sum = 0.0, sq = 0.0;
-            for (int i = 0; i < n; i++) {
-                const float *xp = x->data + ((int64_t)i * c + ch) * inner;
-                for (int64_t j = 0; j < inner; j++) sum += xp[j];
-            }
-            mean = sum / (double)count;
-            for (int i = 0; i < n; i++) {
-                const float *xp = x->data + ((int64_t)i * c + ch) * inner;
-                for (int64_t j = 0; j < inner; j++) sq += (xp[j] - mean) * (xp[j] - mean);
-            }
+            nn_f64x8 sum_lanes = {0}, sq_lanes = {0};
+            for (int i = 0; i < n; i++) nn_row_sum_f64(&sum_lanes, x->data + ((int64_t)i * c + ch) * inner, inner);
+            mean = nn_f64x8_total(sum_lanes) / (double)count;
+            for (int i = 0; i < n; i++)
+                nn_row_sqdev_f64(&sq_lanes, x->data + ((int64_t)i * c + ch) * inner, inner, mean);
+            const double sq = nn_f64x8_total(sq_lanes);
             var = sq / (double)count;   /* biased, for normalizing */
             if (running_mean && t->training) {
                 /* torch: the running variance takes the unbiased estimate. */
@@ -123,14 +121,21 @@ nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node)
     #pragma omp parallel for schedule(static) if (x->numel > (1 << 15))
     for (int ch = 0; ch < c; ch++) {
         const float m = s->mean[ch], r = s->rstd[ch];
-        double sdy = 0.0, sdyx = 0.0;
+        /* sum dy and sum dy xhat, xhat rounded to float as the forward made it. */
+        nn_f64x8 dy_lanes = {0}, dyx_lanes = {0};
         for (int i = 0; i < n; i++) {
             const float *xp = x->data + ((int64_t)i * c + ch) * inner, *gp = dy + ((int64_t)i * c + ch) * inner;
-            for (int64_t j = 0; j < inner; j++) {
-                sdy += gp[j];
-                sdyx += (double)gp[j] * ((xp[j] - m) * r);
+            nn_row_sum_f64(&dy_lanes, gp, inner);
+            int64_t j = 0;
+            for (; j + 8 <= inner; j += 8) {
+                nn_f32x8 xv, gv;
+                memcpy(&xv, xp + j, sizeof xv);
+                memcpy(&gv, gp + j, sizeof gv);
+                dyx_lanes += __builtin_convertvector(gv, nn_f64x8) * __builtin_convertvector((xv - m) * r, nn_f64x8);
             }
+            for (int l = 0; j < inner; j++, l++) dyx_lanes[l] += (double)gp[j] * ((xp[j] - m) * r);
         }
+        const double sdy = nn_f64x8_total(dy_lanes), sdyx = nn_f64x8_total(dyx_lanes);
         if (w && w->requires_grad) w->grad[ch] += (float)sdyx;
         if (b && b->requires_grad) b->grad[ch] += (float)sdy;
         if (!x->requires_grad) continue;
