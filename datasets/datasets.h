@@ -13,6 +13,16 @@
 extern const nn_dataset_def nn_dataset_fashion_mnist;
 extern const nn_dataset_def nn_dataset_mnist;
 
+/* CIFAR-10 and CIFAR-100, binary version (datasets/cifar.c): 3x32x32
+ * images; found under NNZOO_DATA as cifar-10-batches-bin/ and
+ * cifar-100-binary/ (the archives' own folder names). */
+extern const nn_dataset_def nn_dataset_cifar10;
+extern const nn_dataset_def nn_dataset_cifar100;
+
+/* Folders of PNG/JPEG images, one per class, under train/ and val/ or test/
+ * (datasets/image_folder.c): decoded to RGB as batches need them. */
+extern const nn_dataset_def nn_dataset_image_folder;
+
 /* Every registered dataset, NULL-terminated. */
 extern const nn_dataset_def *const nn_datasets[];
 

@@ -137,6 +137,11 @@ static nn_status load_mnist(nn_image_split *train, nn_image_split *test, const c
     return load_family(&fam, train, test, root);
 }
 
+/* Fashion-MNIST's label names, as its README gives them. */
+static const char *const fashion_classes[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot", NULL};
+static const char *const digit_classes[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", NULL};
+
 const nn_dataset_def nn_dataset_fashion_mnist = {
     .name = "fashion_mnist",
     .summary = "Fashion-MNIST: 60000/10000 grey 28x28 images of clothing, 10 classes",
@@ -149,6 +154,7 @@ const nn_dataset_def nn_dataset_fashion_mnist = {
     .height = MNIST_SIDE,
     .width = MNIST_SIDE,
     .num_classes = MNIST_CLASSES,
+    .class_names = fashion_classes,
 };
 
 const nn_dataset_def nn_dataset_mnist = {
@@ -163,4 +169,5 @@ const nn_dataset_def nn_dataset_mnist = {
     .height = MNIST_SIDE,
     .width = MNIST_SIDE,
     .num_classes = MNIST_CLASSES,
+    .class_names = digit_classes,
 };

@@ -6,6 +6,9 @@
 const nn_dataset_def *const nn_datasets[] = {
     &nn_dataset_fashion_mnist,
     &nn_dataset_mnist,
+    &nn_dataset_cifar10,
+    &nn_dataset_cifar100,
+    &nn_dataset_image_folder,
     NULL,
 };
 

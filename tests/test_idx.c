@@ -569,6 +569,8 @@ START_TEST(test_find)
         ck_assert_ptr_nonnull((*d)->load);
         ck_assert_ptr_nonnull((*d)->folder);
         ck_assert_ptr_eq(nn_dataset_find((*d)->name), *d); /* names are unique */
+        /* Image folders find their image sizes and classes in the files. */
+        if ((*d)->list_classes) continue;
         ck_assert_int_gt((*d)->channels * (*d)->height * (*d)->width, 0);
         ck_assert_int_gt((*d)->num_classes, 1);
     }

@@ -8,8 +8,28 @@ void nn_image_split_deinit(nn_image_split *s)
 {
     free(s->pixels);
     free(s->labels);
+    free(s->files);
+    free(s->file_offsets);
+    free(s->class_names);
     /* Zeroed so a second deinit, or one after a failed load, is harmless. */
     memset(s, 0, sizeof *s);
+}
+
+char **nn_strings_pack(const char *const *strings, int n)
+{
+    size_t text = 0;
+    for (int i = 0; i < n; i++) text += strlen(strings[i]) + 1;
+    char **out = malloc(sizeof(char *) * (size_t)(n + 1) + text);
+    if (!out) return NULL;
+    char *p = (char *)(out + n + 1);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(strings[i]) + 1;
+        memcpy(p, strings[i], len);
+        out[i] = p;
+        p += len;
+    }
+    out[n] = NULL;
+    return out;
 }
 
 /* Copies the chosen folder, refusing to cut it short: a truncated path would

@@ -5,12 +5,19 @@
 
 #include "core/rng.h"
 
-/* Streams of the RNG, so that shuffling and the split never share draws. */
+/* Streams of the RNG, so that shuffling, the split and the transforms never
+ * share draws. A sample's transform stream is (epoch + 1) << 32 | index:
+ * above every small stream, and distinct for every (epoch, sample). */
 enum { STREAM_SPLIT = 1, STREAM_EPOCH = 1000 };
+
+static uint64_t sample_stream(int epoch, int32_t idx)
+{
+    return (uint64_t)(epoch + 1) << 32 | (uint32_t)idx;
+}
 
 nn_status nn_loader_init(nn_loader *l, nn_arena *a, const nn_image_split *split,
                          const int32_t *indices, int64_t count, int batch_size, int shuffle,
-                         uint64_t seed, float mean, float std)
+                         uint64_t seed, const nn_transforms *tf, int skip_corrupt)
 {
     memset(l, 0, sizeof *l);
     l->split = split;
@@ -19,15 +26,28 @@ nn_status nn_loader_init(nn_loader *l, nn_arena *a, const nn_image_split *split,
     l->batch_size = batch_size;
     l->shuffle = shuffle;
     l->seed = seed;
+    l->tf = tf;
+    l->channels = tf->channels;
+    l->skip_corrupt = skip_corrupt && split->files;
+    l->warnings = stderr;
+    nn_transforms_shape(tf, split->height, split->width, &l->height, &l->width);
+    if (!l->height)
+        return nn_error(NN_ERR_INPUT,
+                        "the images vary in size and the transforms do not fix it: end them with "
+                        "center_crop, random_resized_crop, random_crop or an exact resize");
     l->order = NN_ARENA_NEW(a, int32_t, count > 0 ? count : 1);
     if (!l->order) return NN_ERR_RUNTIME;
-    for (int v = 0; v < 256; v++) l->lut[v] = ((float)v / 255.0f - mean) / std;
+    if (l->skip_corrupt) {
+        l->skipped = nn_arena_calloc(a, (size_t)split->count + 1);
+        if (!l->skipped) return NN_ERR_RUNTIME;
+    }
     nn_loader_start_epoch(l, 0);
     return NN_OK;
 }
 
 void nn_loader_start_epoch(nn_loader *l, int epoch)
 {
+    l->epoch = epoch;
     memcpy(l->order, l->indices, sizeof(int32_t) * (size_t)l->count);
     if (!l->shuffle) return;
     nn_rng r;
@@ -37,20 +57,72 @@ void nn_loader_start_epoch(nn_loader *l, int epoch)
 
 int64_t nn_loader_batches(const nn_loader *l) { return (l->count + l->batch_size - 1) / l->batch_size; }
 
-int nn_loader_fill(const nn_loader *l, int64_t b, float *x, int32_t *y)
+int64_t nn_loader_sample_size(const nn_loader *l) { return (int64_t)l->channels * l->height * l->width; }
+
+void nn_loader_scratch_init(nn_loader_scratch *s)
 {
-    const nn_image_split *s = l->split;
-    const int64_t per = (int64_t)s->channels * s->height * s->width;
-    int64_t start = b * l->batch_size;
-    int n = (int)(l->count - start < l->batch_size ? l->count - start : l->batch_size);
-    for (int i = 0; i < n; i++) {
-        int32_t idx = l->order[start + i];
-        const uint8_t *px = s->pixels + idx * per;
-        float *dst = x + i * per;
-        for (int64_t j = 0; j < per; j++) dst[j] = l->lut[px[j]];
-        y[i] = s->labels[idx];
+    nn_image_decoder_init(&s->decoder);
+    nn_transform_scratch_init(&s->transform);
+}
+
+void nn_loader_scratch_deinit(nn_loader_scratch *s)
+{
+    nn_image_decoder_deinit(&s->decoder);
+    nn_transform_scratch_deinit(&s->transform);
+}
+
+/* Sample idx of the split through the transforms into dst. */
+static nn_status make_sample(const nn_loader *l, nn_loader_scratch *s, int32_t idx, float *dst)
+{
+    const nn_image_split *sp = l->split;
+    nn_rng rng;
+    nn_rng_seed(&rng, l->seed, sample_stream(l->epoch, idx));
+    nn_transform_input in;
+    const char *file = NULL;
+    if (sp->pixels) {
+        const int64_t per = (int64_t)sp->channels * sp->height * sp->width;
+        in = (nn_transform_input){sp->pixels + idx * per, sp->channels, sp->height, sp->width, 0};
+    } else {
+        file = nn_image_split_file(sp, idx);
+        nn_image img;
+        NN_TRY(nn_image_decode(&s->decoder, file, &img));
+        in = (nn_transform_input){img.rgb, 3, img.height, img.width, 1};
     }
-    return n;
+    nn_status st = nn_transforms_apply(l->tf, &s->transform, &in, &rng, dst, l->height, l->width);
+    if (st != NN_OK && st != NN_ERR_RUNTIME) {
+        char msg[768];
+        snprintf(msg, sizeof msg, "%s", nn_error_message());
+        if (file) return nn_error(st, "%s: %s", file, msg);
+        return nn_error(st, "sample %d: %s", (int)idx, msg);
+    }
+    return st;
+}
+
+nn_status nn_loader_fill(const nn_loader *l, nn_loader_scratch *s, int64_t b, float *x,
+                         int32_t *y, int *n)
+{
+    const int64_t per = nn_loader_sample_size(l);
+    const int64_t start = b * l->batch_size;
+    const int want = (int)(l->count - start < l->batch_size ? l->count - start : l->batch_size);
+    int kept = 0;
+    for (int i = 0; i < want; i++) {
+        const int32_t idx = l->order[start + i];
+        if (l->skip_corrupt && __atomic_load_n(&l->skipped[idx], __ATOMIC_RELAXED)) continue;
+        nn_status st = make_sample(l, s, idx, x + kept * per);
+        if (st == NN_ERR_INPUT && l->skip_corrupt) {
+            /* Whichever thread marks the file first reports it, once; the
+             * sample is left out whether or not it was seen before, so the
+             * batch does not depend on timing. */
+            if (!__atomic_exchange_n(&l->skipped[idx], 1, __ATOMIC_RELAXED))
+                fprintf(l->warnings, "nnzoo: warning: %s; skipped (data.skip_corrupt)\n", nn_error_message());
+            nn_error_clear();
+            continue;
+        }
+        if (st != NN_OK) return st;
+        y[kept++] = l->split->labels[idx];
+    }
+    *n = kept;
+    return NN_OK;
 }
 
 static int cmp_i32(const void *a, const void *b)

@@ -45,7 +45,6 @@ static nn_status read_early_stopping(nn_run_settings *s, nn_config *cfg)
 static nn_status read_settings(nn_run_settings *s, nn_config *cfg, const nn_dataset_def *d)
 {
     long v;
-    double x;
     const char *str;
     NN_TRY(nn_config_int(cfg, "train.epochs", 10, 1, 1000000, &v));
     s->epochs = (int)v;
@@ -66,10 +65,7 @@ static nn_status read_settings(nn_run_settings *s, nn_config *cfg, const nn_data
     NN_TRY(nn_config_int(cfg, "data.train_limit", 0, 0, 1L << 31, &v));
     s->train_limit = v;
     NN_TRY(nn_config_bool(cfg, "data.shuffle", 1, &s->shuffle));
-    NN_TRY(nn_config_number(cfg, "data.mean", d->mean, -1e3, 1e3, &x));
-    s->mean = (float)x;
-    NN_TRY(nn_config_number(cfg, "data.std", d->std, 1e-6, 1e3, &x));
-    s->std = (float)x;
+    NN_TRY(nn_data_options_read(&s->data, cfg, d));
     return read_early_stopping(s, cfg);
 }
 
@@ -225,6 +221,9 @@ static nn_status load_data(nn_run *r, nn_config *cfg)
     NN_TRY(r->dataset->load(&r->train_split, &r->test_split, root));
     r->have_data = 1;
     nn_run_settings *s = &r->set;
+    if (s->data.num_classes && s->data.num_classes != r->train_split.num_classes)
+        return nn_error(NN_ERR_INPUT, "%s: data.num_classes: %d, but %s has %d classes", nn_config_origin(cfg),
+                        s->data.num_classes, root, r->train_split.num_classes);
     int64_t n = r->train_split.count;
     if (s->train_limit && s->train_limit < n) n = s->train_limit;
     if (s->val_size >= n)
@@ -236,12 +235,35 @@ static nn_status load_data(nn_run *r, nn_config *cfg)
     test_idx = NN_ARENA_NEW(&r->persistent, int32_t, r->test_split.count);
     if (!test_idx) return NN_ERR_RUNTIME;
     for (int64_t i = 0; i < r->test_split.count; i++) test_idx[i] = (int32_t)i;
+    const nn_data_options *d = &s->data;
     NN_TRY(nn_loader_init(&r->train, &r->persistent, &r->train_split, train_idx, train_count,
-                          s->batch_size, s->shuffle, s->seed, s->mean, s->std));
+                          s->batch_size, s->shuffle, s->seed, &d->train, d->skip_corrupt));
     NN_TRY(nn_loader_init(&r->val, &r->persistent, &r->train_split, val_idx, s->val_size,
-                          s->eval_batch_size, 0, s->seed, s->mean, s->std));
+                          s->eval_batch_size, 0, s->seed, &d->eval, d->skip_corrupt));
     NN_TRY(nn_loader_init(&r->test, &r->persistent, &r->test_split, test_idx, r->test_split.count,
-                          s->eval_batch_size, 0, s->seed, s->mean, s->std));
+                          s->eval_batch_size, 0, s->seed, &d->eval, d->skip_corrupt));
+    const int most = s->batch_size > s->eval_batch_size ? s->batch_size : s->eval_batch_size;
+    NN_TRY(nn_prefetch_create(&r->prefetch, d->workers, most, nn_loader_sample_size(&r->train)));
+    nn_loader_use(&r->train, r->prefetch);
+    nn_loader_use(&r->val, r->prefetch);
+    nn_loader_use(&r->test, r->prefetch);
+    return NN_OK;
+}
+
+/* The number of classes without the data: the dataset's, data.num_classes,
+ * or the class folders under the data folder (image folders). */
+static nn_status classes_without_data(nn_run *r, int *out)
+{
+    const nn_dataset_def *d = r->dataset;
+    *out = d->num_classes ? d->num_classes : r->set.data.num_classes;
+    if (*out) return NN_OK;
+    char root[4096], **names = NULL;
+    nn_status st = d->list_classes ? nn_dataset_resolve_root(d, r->set.data_root, root, sizeof root) : NN_ERR_INPUT;
+    if (st == NN_OK) st = d->list_classes(root, &names, out);
+    free(names);
+    if (st != NN_OK)
+        return nn_error(NN_ERR_INPUT, "data.num_classes: %s finds its classes in the data, which is not read here; "
+                        "set data.num_classes (%s)", d->name, d->list_classes ? nn_error_message() : "no data folder");
     return NN_OK;
 }
 
@@ -257,7 +279,12 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
 
     nn_model *m = &r->model;
     m->def = model;
-    m->input = (nn_model_input){dataset->channels, dataset->height, dataset->width, dataset->num_classes};
+    /* The sample shape follows from the dataset and data.* alone (resize,
+     * pad, channels, transforms), so it is the same with or without data. */
+    const nn_data_options *dopt = &r->set.data;
+    int classes = r->have_data ? r->train_split.num_classes : 0;
+    if (!r->have_data) NN_TRY(classes_without_data(r, &classes));
+    m->input = (nn_model_input){dopt->channels, dopt->height, dopt->width, classes};
     nn_params_init(&m->params, &r->persistent);
     NN_TRY(model->build(m, cfg));
     NN_TRY(nn_init_choice_apply(&m->params, cfg));
@@ -269,7 +296,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
     NN_TRY(nn_train_loss_read(&r->loss, cfg, m->input.num_classes, &r->persistent));
 
     int most = r->set.batch_size > r->set.eval_batch_size ? r->set.batch_size : r->set.eval_batch_size;
-    long per = (long)dataset->channels * dataset->height * dataset->width;
+    long per = (long)m->input.channels * m->input.height * m->input.width;
     r->x = NN_ARENA_NEW(&r->persistent, float, per * most);
     r->y = NN_ARENA_NEW(&r->persistent, int32_t, most);
     if (!r->x || !r->y) return NN_ERR_RUNTIME;
@@ -281,6 +308,7 @@ nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
 
 void nn_run_deinit(nn_run *r)
 {
+    nn_prefetch_free(r->prefetch);
     if (r->have_data) {
         nn_image_split_deinit(&r->train_split);
         nn_image_split_deinit(&r->test_split);
@@ -389,21 +417,31 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
 nn_status nn_run_evaluate(nn_run *r, nn_loader *l, double *loss, double *accuracy)
 {
     double loss_sum = 0.0;
-    int64_t hits = 0;
-    for (int64_t b = 0; b < nn_loader_batches(l); b++) {
-        int n = nn_loader_fill(l, b, r->x, r->y);
+    int64_t hits = 0, seen = 0;
+    nn_status st = NN_OK;
+    nn_loader_begin(l, 0, 0);
+    for (int64_t b = 0; b < nn_loader_batches(l) && st == NN_OK; b++) {
+        nn_batch batch;
+        st = nn_loader_next(l, &batch);
+        /* n is 0 only when every file of the batch was skipped as unreadable. */
+        if (st != NN_OK || batch.n == 0) continue;
         nn_arena_reset(&r->step_arena);
         nn_tape t;
         nn_tape_init(&t, &r->step_arena, 0, 0);
-        nn_tensor *logits = forward(r, &t, r->x, n);
-        nn_tensor *batch_loss = nn_train_loss_forward(&r->loss, &t, logits, r->y);
-        if (!batch_loss) return failed();
-        loss_sum += (double)batch_loss->data[0] * n;
-        hits += count_correct(logits, r->y);
+        nn_tensor *logits = forward(r, &t, batch.x, batch.n);
+        nn_tensor *batch_loss = nn_train_loss_forward(&r->loss, &t, logits, batch.y);
+        if (!batch_loss) {
+            st = failed();
+            break;
+        }
+        loss_sum += (double)batch_loss->data[0] * batch.n;
+        hits += count_correct(logits, batch.y);
+        seen += batch.n;
     }
-    *loss = l->count ? loss_sum / (double)l->count : 0.0;
-    *accuracy = l->count ? (double)hits / (double)l->count : 0.0;
-    return NN_OK;
+    nn_loader_end(l);
+    *loss = seen ? loss_sum / (double)seen : 0.0;
+    *accuracy = seen ? (double)hits / (double)seen : 0.0;
+    return st;
 }
 
 static nn_status save(nn_run *r, const nn_run_io *io, const char *file)
@@ -496,7 +534,7 @@ int nn_run_train(nn_run *r, const nn_run_io *io)
     nn_train_state *s = &r->state;
     int status = NN_OK;
     while (s->epoch < r->set.epochs && status == NN_OK && !early_stopped(r)) {
-        nn_loader_start_epoch(&r->train, s->epoch);
+        nn_loader_begin(&r->train, s->epoch, s->epoch_step);
         int64_t batches = nn_loader_batches(&r->train), samples = 0, hits = 0;
         double loss_sum = 0.0, t0 = nn_now();
         int64_t first = s->epoch_step, reached_max = 0;
@@ -507,13 +545,27 @@ int nn_run_train(nn_run *r, const nn_run_io *io)
                 reached_max = 1;
                 break;
             }
-            int n = nn_loader_fill(&r->train, b, r->x, r->y);
+            nn_batch batch;
+            nn_status st = nn_loader_next(&r->train, &batch);
+            if (st != NN_OK) {
+                nn_progress_end(&bar);
+                nn_loader_end(&r->train);
+                fclose(metrics);
+                return st;
+            }
+            const int n = batch.n;
+            if (n == 0) {
+                /* Every file of the batch was skipped as unreadable. */
+                s->epoch_step = b + 1;
+                continue;
+            }
             apply_schedule(r);
             float loss = 0.0f;
             int correct;
-            nn_status st = nn_run_step(r, r->x, r->y, n, &loss, &correct);
+            st = nn_run_step(r, batch.x, batch.y, n, &loss, &correct);
             if (st != NN_OK) {
                 nn_progress_end(&bar);
+                nn_loader_end(&r->train);
                 if (!isfinite(loss))
                     nn_error(NN_ERR_RUNTIME,
                              "training diverged: loss is %s at step %lld (epoch %d, batch %lld); stopped, %s/last.safetensors keeps the last good state",
@@ -535,12 +587,14 @@ int nn_run_train(nn_run *r, const nn_run_io *io)
             nn_progress_update(&bar, b + 1, loss, samples);
             if (io->stop && *io->stop) {
                 nn_progress_end(&bar);
+                nn_loader_end(&r->train);
                 status = save(r, io, "last.safetensors");
                 fclose(metrics);
                 return status == NN_OK ? NN_RUN_STOPPED : status;
             }
         }
         nn_progress_end(&bar);
+        nn_loader_end(&r->train);
         if (samples)
             status = finish_epoch(r, io, metrics, loss_sum / (double)samples,
                                   (double)hits / (double)samples, nn_now() - t0, samples);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "data/loader.h"
+#include "data/options.h"
 #include "nn/model.h"
 #include "optim/optimizer.h"
 #include "train/checkpoint.h"
@@ -28,7 +29,7 @@ typedef struct nn_run_settings {
     int64_t val_size;         /* samples carved from train for validation */
     int64_t train_limit;      /* 0: all; else use the first N training samples */
     int shuffle;
-    float mean, std;
+    nn_data_options data;     /* data.*: channels, transforms, normalization, workers */
     double l1;                /* L1 penalty on all parameters; 0: off */
     double clip_grad_value;   /* clamp gradients to [-v, v]; 0: off */
     double clip_grad_norm;    /* rescale gradients to this L2 norm at most; 0: off */
@@ -59,6 +60,7 @@ typedef struct nn_run {
     nn_image_split train_split, test_split;
     int have_data;
     nn_loader train, val, test;
+    nn_prefetch *prefetch;    /* makes the loaders' batches in the background */
     float *x;                 /* batch buffer, max(batch sizes) images */
     int32_t *y;
     nn_train_state state;
