@@ -726,3 +726,65 @@ nn_status nn_config_check_unknown(const nn_config *c)
 }
 
 char *nn_config_to_json(const nn_config *c) { return cJSON_Print(c->root); }
+
+/* "an array of 5 integers in [1, 65536]", or "an array of 1 to 64
+ * elements, each an integer in [1, 65536] or \"M\"". */
+static void expected_marker_list(int min_n, int max_n, long min, long max, const char *marker,
+                                 char *buf, size_t size)
+{
+    size_t n;
+    if (min_n == max_n)
+        n = (size_t)snprintf(buf, size, "an array of %d %s", max_n,
+                             marker ? (max_n == 1 ? "element, " : "elements, each ") : "");
+    else
+        n = (size_t)snprintf(buf, size, "an array of %d to %d %s", min_n, max_n,
+                             marker ? "elements, each " : "");
+    if (n >= size) return;
+    if (marker)
+        snprintf(buf + n, size - n, "an integer in [%ld, %ld] or \"%s\"", min, max, marker);
+    else
+        snprintf(buf + n, size - n, "integer%s in [%ld, %ld]", max_n == 1 ? "" : "s", min, max);
+}
+
+nn_status nn_config_int_marker_list(nn_config *c, const char *path, int min_n, int max_n, long min,
+                                    long max, const char *marker, long marker_value,
+                                    const long *def, int def_n, long *out, int *n)
+{
+    NN_ASSERT(0 <= min_n && min_n <= def_n && def_n <= max_n);
+    NN_ASSERT(!marker || marker_value < min || marker_value > max);
+    cJSON *v = NULL;
+    NN_TRY(ask(c, path, &v));
+    if (!v) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; arr && i < def_n; i++) {
+            int is_marker = marker && def[i] == marker_value;
+            NN_ASSERT(is_marker || (def[i] >= min && def[i] <= max));
+            cJSON *e = is_marker ? cJSON_CreateString(marker) : cJSON_CreateNumber((double)def[i]);
+            if (!e || !cJSON_AddItemToArray(arr, e)) {
+                cJSON_Delete(e);
+                cJSON_Delete(arr);
+                arr = NULL;
+            }
+        }
+        NN_TRY(insert(c, path, arr));
+        for (int i = 0; i < def_n; i++) out[i] = def[i];
+        *n = def_n;
+        return NN_OK;
+    }
+    char expected[192];
+    expected_marker_list(min_n, max_n, min, max, marker, expected, sizeof expected);
+    int count = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+    if (count < min_n || count > max_n) return found_error(c, path, expected, v);
+    /* Checked in full before `out` is written, so an error leaves it as it was. */
+    for (const cJSON *e = v->child; e; e = e->next) {
+        if (marker && cJSON_IsString(e) && strcmp(e->valuestring, marker) == 0) continue;
+        double x = e->valuedouble;
+        if (!cJSON_IsNumber(e) || !(x >= (double)min && x <= (double)max) || x != floor(x))
+            return found_error(c, path, expected, v);
+    }
+    int i = 0;
+    for (const cJSON *e = v->child; e; e = e->next)
+        out[i++] = cJSON_IsString(e) ? marker_value : (long)e->valuedouble;
+    *n = i;
+    return NN_OK;
+}

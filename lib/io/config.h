@@ -80,4 +80,16 @@ nn_status nn_config_check_unknown(const nn_config *c);
 /* The resolved config as indented JSON; the caller frees it with free(). */
 char *nn_config_to_json(const nn_config *c);
 
+/* An array of min_n to max_n elements (VGG's layer list [64, "M", 128, "M"]),
+ * each an integer in [min, max] or, when `marker` is not NULL, the string
+ * `marker`, which is stored in `out` as `marker_value` (outside [min, max]).
+ * Absent: the def_n elements of `def` are inserted (marker_value as the
+ * marker) and returned. *n gets the count. On error `out` is untouched and
+ * the message names the path, what was expected and what was found:
+ * "<file>: model.cfg: expected an array of 1 to 64 elements, each an integer
+ * in [1, 65536] or "M", found [64,"X"]". */
+nn_status nn_config_int_marker_list(nn_config *c, const char *path, int min_n, int max_n, long min,
+                                    long max, const char *marker, long marker_value,
+                                    const long *def, int def_n, long *out, int *n);
+
 #endif
