@@ -138,7 +138,8 @@ static nn_tensor *alexnet_forward(nn_model *m, nn_tape *t, nn_tensor *x)
 
 const nn_model_def nn_model_alexnet = {
     .name = "alexnet",
-    .summary = "AlexNet (torchvision): 5 convs 64-192-384-256-256, 3 max-pools, fc 4096, 4096, classes",
+    .summary = "AlexNet as torchvision: 5 convs 64-192-384-256-256, 3 max-pools, fc 4096, 4096, "
+               "classes (channels, hidden, dropout)",
     .build = alexnet_build,
     .forward = alexnet_forward,
 };

@@ -153,25 +153,25 @@ static nn_tensor *resnet_forward(nn_model *m, nn_tape *t, nn_tensor *x)
 }
 
 /* One build per name: the name fixes the block type, depths and widths. */
-#define RESNET_MODEL(model, bottleneck, b1, b2, b3, b4, groups, wpg, what)                   \
-    static nn_status model##_build(nn_model *m, nn_config *c)                                \
-    {                                                                                        \
-        static const resnet_spec s = {(bottleneck), {(b1), (b2), (b3), (b4)}, (groups), (wpg)}; \
-        return resnet_build(m, c, &s);                                                       \
-    }                                                                                        \
-    const nn_model_def nn_model_##model = {                                                  \
-        .name = #model,                                                                      \
-        .summary = what " blocks " #b1 "-" #b2 "-" #b3 "-" #b4,               \
-        .build = model##_build,                                                              \
-        .forward = resnet_forward,                                                           \
+#define RESNET_MODEL(model, bottleneck, b1, b2, b3, b4, groups, wpg, what)                         \
+    static nn_status model##_build(nn_model *m, nn_config *c)                                      \
+    {                                                                                              \
+        static const resnet_spec s = {(bottleneck), {(b1), (b2), (b3), (b4)}, (groups), (wpg)};    \
+        return resnet_build(m, c, &s);                                                             \
+    }                                                                                              \
+    const nn_model_def nn_model_##model = {                                                        \
+        .name = #model,                                                                            \
+        .summary = what " blocks " #b1 "-" #b2 "-" #b3 "-" #b4 " (stem)",                          \
+        .build = model##_build,                                                                    \
+        .forward = resnet_forward,                                                                 \
     };
 
-RESNET_MODEL(resnet18, 0, 2, 2, 2, 2, 1, 64, "ResNet-18 (torchvision): basic")
-RESNET_MODEL(resnet34, 0, 3, 4, 6, 3, 1, 64, "ResNet-34 (torchvision): basic")
-RESNET_MODEL(resnet50, 1, 3, 4, 6, 3, 1, 64, "ResNet-50 (torchvision): bottleneck")
-RESNET_MODEL(resnet101, 1, 3, 4, 23, 3, 1, 64, "ResNet-101 (torchvision): bottleneck")
-RESNET_MODEL(resnet152, 1, 3, 8, 36, 3, 1, 64, "ResNet-152 (torchvision): bottleneck")
-RESNET_MODEL(resnext50_32x4d, 1, 3, 4, 6, 3, 32, 4, "ResNeXt-50 32x4d (torchvision): bottleneck")
-RESNET_MODEL(resnext101_32x8d, 1, 3, 4, 23, 3, 32, 8, "ResNeXt-101 32x8d (torchvision): bottleneck")
-RESNET_MODEL(wide_resnet50_2, 1, 3, 4, 6, 3, 1, 128, "Wide ResNet-50-2 (torchvision): bottleneck")
-RESNET_MODEL(wide_resnet101_2, 1, 3, 4, 23, 3, 1, 128, "Wide ResNet-101-2 (torchvision): bottleneck")
+RESNET_MODEL(resnet18, 0, 2, 2, 2, 2, 1, 64, "ResNet-18 as torchvision: basic")
+RESNET_MODEL(resnet34, 0, 3, 4, 6, 3, 1, 64, "ResNet-34 as torchvision: basic")
+RESNET_MODEL(resnet50, 1, 3, 4, 6, 3, 1, 64, "ResNet-50 as torchvision: bottleneck")
+RESNET_MODEL(resnet101, 1, 3, 4, 23, 3, 1, 64, "ResNet-101 as torchvision: bottleneck")
+RESNET_MODEL(resnet152, 1, 3, 8, 36, 3, 1, 64, "ResNet-152 as torchvision: bottleneck")
+RESNET_MODEL(resnext50_32x4d, 1, 3, 4, 6, 3, 32, 4, "ResNeXt-50 32x4d as torchvision: bottleneck")
+RESNET_MODEL(resnext101_32x8d, 1, 3, 4, 23, 3, 32, 8, "ResNeXt-101 32x8d as torchvision: bottleneck")
+RESNET_MODEL(wide_resnet50_2, 1, 3, 4, 6, 3, 1, 128, "Wide ResNet-50-2 as torchvision: bottleneck")
+RESNET_MODEL(wide_resnet101_2, 1, 3, 4, 23, 3, 1, 128, "Wide ResNet-101-2 as torchvision: bottleneck")

@@ -183,16 +183,17 @@ static nn_tensor *vgg_forward(nn_model *m, nn_tape *t, nn_tensor *x)
 #define VGG_SPEC(cfg, bn) (&(const vgg_spec){(cfg), (int)(sizeof(cfg) / sizeof(cfg)[0]), (bn)})
 
 /* One build per name: the name fixes the default depth and BatchNorm. */
-#define VGG_MODEL(model, cfg, bn, layers)                                                    \
-    static nn_status model##_build(nn_model *m, nn_config *c)                                \
-    {                                                                                        \
-        return vgg_build(m, c, VGG_SPEC(cfg, bn));                                           \
-    }                                                                                        \
-    const nn_model_def nn_model_##model = {                                                  \
-        .name = #model,                                                                      \
-        .summary = "VGG-" layers " (torchvision): 3x3 convs, max-pools, fc 4096, 4096, classes", \
-        .build = model##_build,                                                              \
-        .forward = vgg_forward,                                                              \
+#define VGG_MODEL(model, cfg, bn, layers)                                                          \
+    static nn_status model##_build(nn_model *m, nn_config *c)                                      \
+    {                                                                                              \
+        return vgg_build(m, c, VGG_SPEC(cfg, bn));                                                 \
+    }                                                                                              \
+    const nn_model_def nn_model_##model = {                                                        \
+        .name = #model,                                                                            \
+        .summary = "VGG-" layers " as torchvision: 3x3 convs, max-pools, fc 4096, 4096, classes "  \
+                   "(cfg, batch_norm, dropout, stem)",                                             \
+        .build = model##_build,                                                                    \
+        .forward = vgg_forward,                                                                    \
     };
 
 VGG_MODEL(vgg11, cfg_a, 0, "11")
