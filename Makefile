@@ -60,7 +60,7 @@ test: all $(TEST_BIN)
 
 # Everything under AddressSanitizer and UBSan, in its own build folder.
 asan:
-	$(MAKE) BUILD=build-asan BIN=build-asan/nnzoo LIBA=build-asan/libnnzoo.a OPT=-O1 \
+	$(MAKE) BUILD=build-asan BIN=build-asan/nnzoo LIBA=build-asan/libnnzoo.a OPT="-O1 -march=native" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
 
 bench: all

@@ -93,7 +93,8 @@ static void im2col_row_avx512(float *dst, const float *plane, const conv_geom *q
                               int lo, int hi)
 {
     const nn_conv2d_args *a = &q->a;
-    unsigned in = lo < hi ? ((1u << (hi - lo)) - 1u) << lo : 0u;   /* lanes inside, of 32 */
+    /* lanes inside, of 32 (in 64 bits: hi - lo may be 32) */
+    unsigned in = lo < hi ? (unsigned)(((1ull << (hi - lo)) - 1u) << lo) : 0u;
     unsigned out = q->ow == 32 ? 0xffffffffu : (1u << q->ow) - 1u;
     __mmask16 in0 = (__mmask16)in, in1 = (__mmask16)(in >> 16);
     __mmask16 out0 = (__mmask16)out, out1 = (__mmask16)(out >> 16);
@@ -383,16 +384,24 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
             }
         }
     }
-    /* Sum the chunks' parts in chunk order; each group's part is k x og. */
+    /* Sum the chunks' parts in chunk order into the first part, walking
+     * each part front to back (reading one weight across all chunks at
+     * once would jump a part's size per read), then add the total into dw;
+     * each group's part is k x og. */
     if (dw) {
         long nw = (long)q->o * q->k;
         #pragma omp parallel for schedule(static)
+        for (long i0 = 0; i0 < nw; i0 += 4096) {
+            const long i1 = i0 + 4096 < nw ? i0 + 4096 : nw;
+            for (int chunk = 1; chunk < q->chunks; chunk++) {
+                const float *src = parts + chunk * part_size;
+                for (long i = i0; i < i1; i++) parts[i] += src[i];
+            }
+        }
+        #pragma omp parallel for schedule(static)
         for (long i = 0; i < nw; i++) {
             long g = i / ((long)q->og * q->k), oc = i / q->k % q->og, kk = i % q->k;
-            long at = g * q->og * q->k + kk * q->og + oc;
-            float sum = 0.0f;
-            for (int chunk = 0; chunk < q->chunks; chunk++) sum += parts[chunk * part_size + at];
-            dw[i] += sum;
+            dw[i] += parts[g * q->og * q->k + kk * q->og + oc];
         }
     }
     if (db)
