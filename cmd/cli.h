@@ -46,5 +46,6 @@ int cmd_list(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const char usage[] =
     "commands:\n"
     "  train CONFIG   train a model; writes config, metrics and checkpoints to a run folder\n"
     "  eval CONFIG    score a checkpoint on the test or validation split\n"
+    "  predict CONFIG classify PNG/JPEG images with a checkpoint: top classes and probabilities\n"
     "  bench CONFIG   time full training steps on random input\n"
     "  export CONFIG  write a checkpoint's weights as the model's PyTorch state_dict\n"
     "  forward CONFIG run the model on a tensor from a file and write the logits\n"
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } commands[] = {{"train", cmd_train},   {"eval", cmd_eval},       {"bench", cmd_bench},
                     {"export", cmd_export}, {"forward", cmd_forward}, {"summary", cmd_summary},
-                    {"list", cmd_list}};
+                    {"predict", cmd_predict}, {"list", cmd_list}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "nnzoo: unknown command \"%s\" (see nnzoo --help)\n", cmd);

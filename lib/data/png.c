@@ -68,8 +68,9 @@ static int decode_body(png_ctx *c)
     if (!(color & PNG_COLOR_MASK_COLOR) && depth < 8) png_set_expand_gray_1_2_4_to_8(c->png);
     /* Rounds (v * 255 / 65535) rather than dropping the low byte. */
     if (depth == 16) png_set_scale_16(c->png);
-    /* Alpha is dropped, not composited, as PIL's convert("RGB") does. */
-    if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(c->png);
+    /* Alpha is dropped, not composited, as PIL's convert("RGB") does; also
+     * the alpha that expanding a palette with a tRNS chunk adds. */
+    png_set_strip_alpha(c->png);
     if (!(color & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(c->png);
     png_set_interlace_handling(c->png);
     png_read_update_info(c->png, c->info);

@@ -1,7 +1,7 @@
-/* The transforms. The float arithmetic of resampling is written out in the
- * order PyTorch 1.13's CPU kernels use (upsample_bilinear2d and its
- * antialiased variant), in float, so that results agree with torchvision's
- * tensor path value for value (see tests/test_transforms.c). */
+/* The transforms. The float arithmetic of resampling is written out as
+ * PyTorch 1.13's CPU kernels do it (upsample_bilinear2d and its antialiased
+ * variant), so that results agree with torchvision's tensor path value for
+ * value (tests/test_transforms.c checks it against torchvision 0.14). */
 #include "data/transform.h"
 
 #include <math.h>
@@ -130,7 +130,9 @@ static void *axis_carve(axis *a, void *mem, int in, int out, int antialias)
 
 /* upsample_bilinear2d (align_corners=False): two taps around the source
  * position scale * (i + 0.5) - 0.5, clamped at 0, the second tap repeating
- * the first at the last pixel. */
+ * the first at the last pixel. PyTorch computes the position in double (its
+ * accumulation type) from a float scale, rounds lambda1 to float and takes
+ * lambda0 = 1 - lambda1 in float. */
 static void axis_linear(axis *a, int in, int out)
 {
     const float scale = (float)in / (float)out;
@@ -144,11 +146,11 @@ static void axis_linear(axis *a, int in, int out)
             w[1] = 0.0f;
             continue;
         }
-        float real = scale * ((float)i + 0.5f) - 0.5f;
-        if (real < 0.0f) real = 0.0f;
+        double real = (double)scale * (i + 0.5) - 0.5;
+        if (real < 0.0) real = 0.0;
         const int x0 = (int)real;
-        float l1 = real - (float)x0;
-        l1 = l1 < 0.0f ? 0.0f : l1 > 1.0f ? 1.0f : l1;
+        const double l = real - x0;
+        const float l1 = (float)(l < 0.0 ? 0.0 : l > 1.0 ? 1.0 : l);
         idx[0] = x0;
         idx[1] = x0 + (x0 < in - 1 ? 1 : 0);
         w[0] = 1.0f - l1;
@@ -191,6 +193,38 @@ static void axis_antialias(axis *a, int in, int out)
     }
 }
 
+/* The antialiased kernel's sum over n consecutive taps (stride apart):
+ * v0 w0, then the next taps in blocks of four with each product rounded
+ * before it is added, then the last (n - 1) % 4 as fused multiply-adds.
+ * That is the arithmetic of PyTorch 1.13's loop as its build compiles it
+ * (unrolled by four, the remainder contracted); written out, it is the same
+ * on every machine. */
+static float aa_sum_bytes(const uint8_t *v, const float *w, int n)
+{
+    float acc = (float)v[0] * w[0];
+    const int blocks = 1 + (n - 1) / 4 * 4;
+    int j = 1;
+    for (; j < blocks; j++) {
+        const float p = (float)v[j] * w[j];
+        acc = acc + p;
+    }
+    for (; j < n; j++) acc = fmaf((float)v[j], w[j], acc);
+    return acc;
+}
+
+static float aa_sum_floats(const float *v, size_t stride, const float *w, int n)
+{
+    float acc = v[0] * w[0];
+    const int blocks = 1 + (n - 1) / 4 * 4;
+    int j = 1;
+    for (; j < blocks; j++) {
+        const float p = v[j * stride] * w[j];
+        acc = acc + p;
+    }
+    for (; j < n; j++) acc = fmaf(v[j * stride], w[j], acc);
+    return acc;
+}
+
 static uint8_t to_byte(float v)
 {
     /* torch.round: halves to even, which nearbyintf does in the default
@@ -206,8 +240,10 @@ typedef struct view {
 
 /* Resamples the rh x rw region at (top, left) of `in` to oh x ow into dst:
  * the width first into float rows, then the height, as PyTorch's separable
- * kernel does (the 2-tap kernel's h0 * (w0 a + w1 b) + h1 * (...) is the
- * same arithmetic in the same order). */
+ * antialiased kernel does (aa_sum). The 2-tap kernel computes
+ * h0 (w0 a + w1 b) + h1 (w0 c + w1 d) in the same order; PyTorch's build
+ * contracts each "x w0 + y w1" into a fused multiply-add, fma(x, w0, y w1),
+ * which fmaf reproduces exactly on any machine. */
 static nn_status resample(nn_transform_scratch *s, const view *in, int top, int left, int rh, int rw,
                           int oh, int ow, int antialias, uint8_t *dst)
 {
@@ -232,9 +268,11 @@ static nn_status resample(nn_transform_scratch *s, const view *in, int top, int 
             for (int x = 0; x < ow; x++) {
                 const int *idx = ax.index + (size_t)x * ax.taps;
                 const float *w = ax.weight + (size_t)x * ax.taps;
-                float acc = (float)row[idx[0]] * w[0];
-                for (int k = 1; k < ax.count[x]; k++) acc += (float)row[idx[k]] * w[k];
-                t[x] = acc;
+                if (!antialias) {
+                    t[x] = fmaf((float)row[idx[0]], w[0], (float)row[idx[1]] * w[1]);
+                    continue;
+                }
+                t[x] = aa_sum_bytes(row + idx[0], w, ax.count[x]);
             }
         }
         for (int y = 0; y < oh; y++) {
@@ -243,9 +281,11 @@ static nn_status resample(nn_transform_scratch *s, const view *in, int top, int 
             const float *t = tmp + (size_t)c * rh * ow;
             uint8_t *out = dst + ((size_t)c * oh + y) * ow;
             for (int x = 0; x < ow; x++) {
-                float acc = t[(size_t)idx[0] * ow + x] * w[0];
-                for (int k = 1; k < ay.count[y]; k++) acc += t[(size_t)idx[k] * ow + x] * w[k];
-                out[x] = to_byte(acc);
+                if (!antialias) {
+                    out[x] = to_byte(fmaf(t[(size_t)idx[0] * ow + x], w[0], t[(size_t)idx[1] * ow + x] * w[1]));
+                    continue;
+                }
+                out[x] = to_byte(aa_sum_floats(t + (size_t)idx[0] * ow + x, (size_t)ow, w, ay.count[y]));
             }
         }
     }
@@ -339,6 +379,13 @@ static int center_offset(int in, int out)
 
 /* ---- the pipeline ---- */
 
+static uint8_t luma(int r, int g, int b) { return (uint8_t)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16); }
+
+void nn_rgb_to_grey(const uint8_t *rgb, int64_t n, uint8_t *grey)
+{
+    for (int64_t i = 0; i < n; i++) grey[i] = luma(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
+}
+
 /* Channels the geometric transforms work on: grey when the output is grey
  * (RGB is made grey first) or the input is grey (repeated last). */
 static int work_channels(const nn_transforms *t, int in_channels)
@@ -425,10 +472,9 @@ static nn_status load_input(const nn_transforms *t, nn_transform_scratch *s,
     /* Strides of one pixel's channels and of consecutive pixels. */
     const size_t cs = in->interleaved ? 1 : hw, ps = in->interleaved ? (size_t)in->channels : 1;
     if (c == 1 && in->channels == 3) {
-        /* PIL's convert("L"): ITU-R 601-2 luma in 16-bit fixed point. */
         for (size_t i = 0; i < hw; i++) {
             const uint8_t *q = p + i * ps;
-            dst[i] = (uint8_t)((q[0] * 19595 + q[cs] * 38470 + q[2 * cs] * 7471 + 0x8000) >> 16);
+            dst[i] = luma(q[0], q[cs], q[2 * cs]);
         }
     } else {
         for (int k = 0; k < c; k++)

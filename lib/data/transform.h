@@ -95,6 +95,10 @@ typedef struct nn_transform_input {
     int interleaved;               /* 1: HWC (decoded files); 0: CHW (datasets in memory) */
 } nn_transform_input;
 
+/* PIL's convert("L") of n interleaved RGB pixels into n grey bytes:
+ * ITU-R 601-2 luma, (299 R + 587 G + 114 B) / 1000 in 16-bit fixed point. */
+void nn_rgb_to_grey(const uint8_t *rgb, int64_t n, uint8_t *grey);
+
 /* Working memory of one thread: buffers that grow to the largest image
  * they have seen and stay. */
 typedef struct nn_transform_scratch {
