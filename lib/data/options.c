@@ -64,12 +64,19 @@ static nn_status read_stats(nn_config *cfg, const cJSON *data, const char *key, 
     const cJSON *v = get(data, key);
     int same = 1;
     for (int c = 1; c < channels; c++) same &= def[c] == def[0];
-    double x[3];
+    double x[3], d[3];
+    /* The shortest decimal of each float default, so that config.json says
+     * 0.4914 rather than 0.49140000343322754 (it reads back as the same float). */
+    for (int c = 0; c < 3; c++) {
+        char text[32];
+        snprintf(text, sizeof text, "%.7g", def[c]);
+        d[c] = strtod(text, NULL);
+    }
     if (cJSON_IsArray(v) || (!v && !same)) {
-        const double d[3] = {def[0], def[1], def[2]}, lo[3] = {min, min, min}, hi[3] = {max, max, max};
+        const double lo[3] = {min, min, min}, hi[3] = {max, max, max};
         NN_TRY(nn_config_numbers(cfg, path, channels, d, lo, hi, 0, x));
     } else {
-        NN_TRY(nn_config_number(cfg, path, def[0], min, max, &x[0]));
+        NN_TRY(nn_config_number(cfg, path, d[0], min, max, &x[0]));
         x[1] = x[2] = x[0];
     }
     for (int c = 0; c < channels; c++) out[c] = (float)x[c];
