@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Downloads a dataset nnzoo can read, for machines with internet access.
 #
-#   datasets/fetch.sh fashion-mnist|mnist|cifar10 [DEST]
+#   datasets/fetch.sh fashion-mnist|mnist|cifar10|cifar100 [DEST]
 #
-# DEST defaults to datasets/downloads/<name>/ (git-ignored). Each file is
-# checked against a published checksum before it is kept; a file already in
-# DEST with the right checksum is not downloaded again. Afterwards point
-# nnzoo at the data with NNZOO_DATA=<parent of DEST> or data.root=<DEST>.
+# DEST defaults to datasets/downloads/<folder>/ (git-ignored), where
+# <folder> is the folder nnzoo looks for under NNZOO_DATA: fashion-mnist,
+# mnist, cifar-10-batches-bin, cifar-100-binary. Each file is checked
+# against a published checksum before it is kept; a file already in DEST
+# with the right checksum is not downloaded again. Afterwards point nnzoo at
+# the data with NNZOO_DATA=<parent of DEST> or data.root=<DEST>.
 #
 # Where the checksums come from (see datasets/README.md):
 #   fashion-mnist  md5 from the zalandoresearch/fashion-mnist README, the same
@@ -14,11 +16,12 @@
 #   mnist          sha256; three of the four equal the sums of copies verified
 #                  against the official md5s; train-images is the value
 #                  published identically by many independent loaders.
-#   cifar10        md5 printed on the Toronto CIFAR page for the binary version.
+#   cifar10,       md5 printed on the Toronto CIFAR page for the binary
+#   cifar100       versions (the archives unpack into DEST).
 set -euo pipefail
 
 usage() {
-    echo "usage: datasets/fetch.sh fashion-mnist|mnist|cifar10 [DEST]" >&2
+    echo "usage: datasets/fetch.sh fashion-mnist|mnist|cifar10|cifar100 [DEST]" >&2
     exit 2
 }
 
@@ -30,11 +33,13 @@ die() {
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 name=$1
 case $name in
-fashion-mnist | mnist | cifar10) ;;
+fashion-mnist | mnist) folder=$name ;;
+cifar10) folder=cifar-10-batches-bin ;;
+cifar100) folder=cifar-100-binary ;;
 *) usage ;;
 esac
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-dest=${2:-$script_dir/downloads/$name}
+dest=${2:-$script_dir/downloads/$folder}
 
 command -v curl >/dev/null 2>&1 || die "curl is not installed (apt install curl)"
 
@@ -113,8 +118,15 @@ cifar10)
     tar -xzf "$dest/cifar-10-binary.tar.gz" -C "$dest" --strip-components=1 \
         || die "cannot unpack $dest/cifar-10-binary.tar.gz"
     ;;
+cifar100)
+    fetch cifar-100-binary.tar.gz md5 03b5dce01913d631647c71ecec9e9cb8 \
+        https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz
+    # cifar-100-binary/{train,test}.bin and the label name lists.
+    tar -xzf "$dest/cifar-100-binary.tar.gz" -C "$dest" --strip-components=1 \
+        || die "cannot unpack $dest/cifar-100-binary.tar.gz"
+    ;;
 esac
 
 echo "done: $dest"
-echo "use it with NNZOO_DATA=$(dirname "$dest") (if the folder is named $name)" \
+echo "use it with NNZOO_DATA=$(dirname "$dest") (if the folder is named $folder)" \
     "or data.root=$dest"

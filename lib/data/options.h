@@ -17,9 +17,11 @@
  *                      {"name": "random_horizontal_flip", "p": 0.5}
  *                    ("size" is N or [height, width]; resize with one N sets
  *                    the shorter side.) Training batches use "train", the
- *                    validation and test splits "eval". Default: the
- *                    dataset's (image_folder: random_resized_crop 224 + flip,
- *                    and resize 256 + center_crop 224; the others none).
+ *                    validation and test splits "eval". Default: none, except
+ *                    for images of varying size (image_folder):
+ *                    random_resized_crop S + random_horizontal_flip, and
+ *                    resize S / 0.875 + center_crop S, S = data.image_size
+ *   data.image_size  S above (default 224), only for image_folder
  *   data.mean, data.std  a number for every channel, or a list of one per
  *                    channel (default: the dataset's statistics)
  *   data.workers     background threads making batches (default 1; 0: the
