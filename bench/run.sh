@@ -27,6 +27,8 @@
 #   WARMUP        warm-up steps on each side, for every row (default: the row's)
 #   PT_SETTINGS   PyTorch settings for every row, "all" or T,B,policy/...
 #                 (default: the row's)
+#   BATCH         batch size for every row (default: the row's, 64); for
+#                 quick checks of the script, not for numbers
 #
 # Exits 0 with "SKIPPED: ..." if TORCH_PYTHON cannot import torch; 2 on a bad
 # variable; non-zero if either side fails for any row.
@@ -62,6 +64,7 @@ MODELS=${MODELS:-}
 STEPS=${STEPS:-}
 WARMUP=${WARMUP:-}
 PT_SETTINGS=${PT_SETTINGS:-}
+BATCH=${BATCH:-}
 THREADS=2
 
 if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
@@ -70,6 +73,10 @@ if ! [[ $ROUNDS =~ ^[1-9][0-9]*$ ]]; then
 fi
 if [ -n "$STEPS" ] && ! [[ $STEPS =~ ^[1-9][0-9]*$ ]]; then
     echo "run.sh: STEPS must be a positive integer, not '$STEPS'" >&2
+    exit 2
+fi
+if [ -n "$BATCH" ] && ! [[ $BATCH =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: BATCH must be a positive integer, not '$BATCH'" >&2
     exit 2
 fi
 if [ -n "$WARMUP" ] && ! [[ $WARMUP =~ ^[0-9]+$ ]]; then
@@ -245,6 +252,7 @@ for row in "${selected[@]}"; do
     steps=${STEPS:-$steps}
     warmup=${WARMUP:-$warmup}
     settings=${PT_SETTINGS:-$settings}
+    batch=${BATCH:-$batch}
     nz_warm=$warmup
     [ $nz_warmup_opt -eq 1 ] || nz_warm="max($((steps / 10)),10)"
     echo "== $name: $ROUNDS interleaved rounds, batch $batch, $steps timed steps each side"
