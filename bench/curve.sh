@@ -26,7 +26,7 @@
 #   NNZOO         the nnzoo binary (default ./nnzoo)
 #   TORCH_PYTHON  Debian's python with python3-torch (default /usr/bin/python3)
 #   CONFIG        the nnzoo config (default configs/resnet18_fashion_mnist.json)
-#   TRAIN_IMAGES  training images (default 5000)
+#   TRAIN_IMAGES  training images (default 4000)
 #   EPOCHS        epochs (default 3)
 #   INIT          nnzoo or torch (default nnzoo)
 #   SHUFFLE       1 or 0 (default 1)
@@ -42,7 +42,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NNZOO=${NNZOO:-./nnzoo}
 TORCH_PYTHON=${TORCH_PYTHON:-/usr/bin/python3}
 CONFIG=${CONFIG:-configs/resnet18_fashion_mnist.json}
-TRAIN_IMAGES=${TRAIN_IMAGES:-5000}
+TRAIN_IMAGES=${TRAIN_IMAGES:-4000}
 EPOCHS=${EPOCHS:-3}
 INIT=${INIT:-nnzoo}
 SHUFFLE=${SHUFFLE:-1}
