@@ -37,9 +37,10 @@ import sys
 import time
 from collections import OrderedDict
 
-# Max abs logit difference allowed, times the largest |logit| when that is
-# above 1 (float32 rounding grows with the values: ResNet-50's logits at init
-# reach 150, where 1e-4 is 7e-7 of them).
+# Max abs logit difference allowed: flat for nnzoo's exported weights in
+# torch; for torch's perturbed weights coming back, times the largest |logit|
+# when that is above 1 (float32 rounding grows with the values: ResNet-50's
+# logits there reach 150, where 1e-4 is 7e-7 of them).
 TOLERANCE = 1e-4
 BATCH, SIZE = 2, 224
 MODELS = ["alexnet", "vgg11_bn", "vgg16", "resnet18", "resnet50", "resnext50_32x4d",
@@ -200,7 +201,10 @@ def main(argv):
         try:
             build = getattr(torchvision.models, name)
             there, back, scale, scale2, order = check(nnzoo, work, name, config_of(name), build)
-            ok = there <= TOLERANCE * max(1.0, scale) and back <= TOLERANCE * max(1.0, scale2)
+            # The exported weights must give torch's logits within 1e-4 flat;
+            # the perturbed weights coming back make logits up to ~200, so
+            # there the bound scales with them.
+            ok = there <= TOLERANCE and back <= TOLERANCE * max(1.0, scale2)
             print(f"{'ok  ' if ok else 'FAIL'} {name:20s} nnzoo->torch {there:.2e} (|logits| <= {scale:.3g})"
                   f"  torch->nnzoo {back:.2e} (|logits| <= {scale2:.3g}){order}  {time.time() - t0:.1f} s",
                   flush=True)
