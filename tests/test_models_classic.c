@@ -14,7 +14,9 @@
 #include "core/threads.h"
 #include "io/config.h"
 #include "models/models.h"
+#include "io/safetensors.h"
 #include "nn/layers.h"
+#include "testutil.h"
 
 #define GOLDEN_DIR "tests/golden/"
 
@@ -501,6 +503,124 @@ START_TEST(loss_falls_on_a_fixed_batch)
 }
 END_TEST
 
+/* The generator's r(k, i) in [-1, 1): splitmix64 of (k << 32) + i, its top
+ * 53 bits as u in [0, 1), 2 u - 1 (exact in double on both sides). */
+static double hash_value(uint64_t k, uint64_t i)
+{
+    uint64_t z = (k << 32) + i + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1p-53 * 2.0 - 1.0;
+}
+
+/* The generator's values for state_dict entry k (see
+ * tests/golden/torchvision_keys.py). */
+static void fill_formula(nn_tensor *x, int k)
+{
+    int is_weight = ends_with(x->name, ".weight"), is_var = ends_with(x->name, ".running_var");
+    double bound = x->ndim >= 2 ? sqrt(6.0 / (double)(x->numel / x->shape[0])) : 0.0;
+    #pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < x->numel; i++) {
+        double r = hash_value((uint64_t)k, (uint64_t)i), v;
+        if (x->ndim == 0) v = 0.0;
+        else if (x->ndim >= 2) v = r * bound;
+        else if (is_weight || is_var) v = 1.0 + 0.25 * r;
+        else v = 0.1 * r;
+        x->data[i] = (float)v;
+    }
+}
+
+/* Compares `what` (a tensor, or the scalar at data) with golden <name>.<what>;
+ * 1 if within tol (absolute and relative). */
+static int against_torch(const nn_safetensors *g, const char *name, const char *what,
+                         const nn_tensor *got, const float *data, double tol, double *max_diff)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", name, what);
+    ck_assert_msg(got == NULL || tu_golden_same_shape(g, key, got), "%s: shape differs from torch's", key);
+    long n = got ? (long)got->numel : 1;
+    return tu_golden_compare(g, key, data, n, tol, tol, max_diff);
+}
+
+START_TEST(logits_and_gradients_equal_torchvision)
+{
+    enum { N = 2, CLASSES = 10 };
+    /* Built from the same weights as tests/golden/torchvision_keys.py's
+     * FORWARD_CASES, dropout off. float32 against a float64 reference:
+     * within 1e-4 (absolute and relative; measured up to 7e-6), except
+     * ResNeXt's first conv gradient, which float32 cannot resolve through
+     * 16 blocks whose activations grow to 1e3 (float32 torch itself is off
+     * by 0.13 in eval mode and 0.3 in train mode there, on values up to 24;
+     * measured here 0.13 and 0.5): within 1 absolute. */
+    static const struct {
+        const char *golden, *model, *options, *first_conv, *last_linear;
+        int size;
+        double first_conv_atol;
+    } cases[] = {
+        {"resnet18_cifar", "resnet18", "\"stem\": \"cifar\"", "conv1.weight", "fc.weight", 32, 0},
+        {"resnext50_32x4d_cifar", "resnext50_32x4d", "\"stem\": \"cifar\"", "conv1.weight",
+         "fc.weight", 32, 1.0},
+        {"vgg11_bn_cifar", "vgg11_bn", "\"stem\": \"cifar\"", "features.0.weight",
+         "classifier.weight", 32, 0},
+        {"alexnet", "alexnet", "\"dropout\": 0", "features.0.weight", "classifier.6.weight", 64, 0},
+    };
+    const double tol = 1e-4;
+    nn_threads_set(2);
+    const char *name = cases[_i].golden;
+    nn_safetensors *g = tu_golden_open(GOLDEN_DIR "classic_forward.safetensors");
+    built b;
+    int size = cases[_i].size;
+    build(&b, cases[_i].model, cases[_i].options, 3, size, CLASSES, 1);
+    nn_params *p = &b.model.params;
+    for (int k = 0; k < p->count; k++) fill_formula(p->items[k], k);
+    nn_tensor *x = nn_tensor_new(&b.step, NN_SHAPE(N, 3, size, size));
+    ck_assert_ptr_nonnull(x);
+    for (int64_t i = 0; i < x->numel; i++) x->data[i] = (float)hash_value(1u << 20, (uint64_t)i);
+    int32_t y[N];
+    for (int j = 0; j < N; j++) y[j] = (3 * j + 1) % CLASSES;
+    double diff = 0;
+    int ok = 1;
+    /* Eval first, as the reference: a train forward moves the running stats. */
+    for (int train = 0; train < 2; train++) {
+        const char *mode = train ? "train" : "eval";
+        char what[128];
+        nn_tape t;
+        nn_tape_init(&t, &b.step, 1, train);
+        nn_tensor *logits = b.model.def->forward(&b.model, &t, x);
+        nn_tensor *loss = nn_softmax_cross_entropy(&t, logits, y);
+        ck_assert_msg(loss != NULL, "%s: %s", name, nn_error_message());
+        snprintf(what, sizeof what, "%s_logits", mode);
+        ok &= against_torch(g, name, what, logits, logits->data, tol, &diff);
+        snprintf(what, sizeof what, "%s_loss", mode);
+        ok &= against_torch(g, name, what, NULL, loss->data, tol, &diff);
+        nn_params_zero_grad(p);
+        ck_assert_int_eq(nn_tape_backward(&t, loss), NN_OK);
+        const char *grads[2] = {cases[_i].first_conv, cases[_i].last_linear};
+        for (int i = 0; i < 2; i++) {
+            nn_tensor *w = nn_params_find(p, grads[i]);
+            ck_assert_ptr_nonnull(w);
+            snprintf(what, sizeof what, "%s_grad.%s", mode, grads[i]);
+            if (i == 0 && cases[_i].first_conv_atol > 0) {
+                char key[160];
+                snprintf(key, sizeof key, "%s.%s", name, what);
+                double loose = 0;
+                ok &= tu_golden_compare(g, key, w->grad, (long)w->numel, cases[_i].first_conv_atol,
+                                        0.0, &loose);
+                printf("%s: max |diff| %.3g (ill-conditioned in float32)\n", key, loose);
+            } else {
+                ok &= against_torch(g, name, what, w, w->grad, tol, &diff);
+            }
+        }
+    }
+    printf("%s against torchvision (eval and train logits, loss, first conv and last Linear "
+           "gradients): max |diff| %.3g\n", name, diff);
+    ck_assert_msg(ok, "%s differs from torchvision (see above)", name);
+    nn_safetensors_close(g);
+    unbuild(&b);
+}
+END_TEST
+
 START_TEST(resolved_config_has_the_defaults)
 {
     built b;
@@ -577,6 +697,7 @@ static Suite *classic_suite(void)
     tcase_add_test(tc, resnet_forward_shapes_with_both_stems);
     tcase_add_test(tc, vgg_and_alexnet_forward_shapes);
     tcase_add_loop_test(tc, loss_falls_on_a_fixed_batch, 0, 4);
+    tcase_add_loop_test(tc, logits_and_gradients_equal_torchvision, 0, 4);
     tcase_add_test(tc, resolved_config_has_the_defaults);
     tcase_add_test(tc, bad_options_name_the_key);
     suite_add_tcase(s, tc);

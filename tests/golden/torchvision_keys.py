@@ -23,16 +23,56 @@ It also writes tests/golden/classic_counts.txt: `<model> <options>
 <trainable parameters>` for every model of the three families and some
 option variants, where <options> is the JSON text of the `model` options
 (`{}` for none) the C test passes.
+
+And tests/golden/classic_forward.safetensors: the forward and backward of
+the models in FORWARD_CASES (10 classes, dropout 0) on a batch of 2 images,
+with every state_dict entry set from a formula the C test computes the same
+way:
+
+    <case>.eval_logits             (2, 10)  eval mode (BN with the running stats)
+    <case>.eval_loss               (1,)     their cross-entropy
+    <case>.eval_grad.<param>                its gradient, for the first conv's
+                                            weight and the last Linear's weight
+    <case>.train_logits            (2, 10)  train mode (batch statistics)
+    <case>.train_loss              (1,)
+    <case>.train_grad.<param>               the same two gradients
+
+The reference is computed in float64, so it is the exact value to within
+float32 rounding of the inputs.
+
+The values are pseudo-random, from an integer hash both sides compute
+exactly: r(k, i) = 2 u - 1 in [-1, 1), u = splitmix64((k << 32) + i) >> 11
+times 2^-53. Entry number k of the state_dict (in order, buffers included),
+element i (flat, row-major), in double precision, then rounded to float32:
+    weights of 2 or more dims      r sqrt(6 / fan_in), fan_in = numel / shape[0]
+                                   (kaiming_uniform's bound for ReLU)
+    1-d `weight` (BatchNorm)       1 + 0.25 r
+    running_var                    1 + 0.25 r
+    other 1-d (bias, running_mean) 0.1 r
+    num_batches_tracked            0
+The images: element i is r(2^20, i); the labels (3 j + 1) mod 10.
+(Smooth values such as sin(0.37 i + k) make every filter a phase-shifted
+copy of one sinusoid: the channels nearly cancel, and BatchNorm's batch
+statistics then amplify float32 rounding until float32 torch itself is off
+float64 by 10% in the logits. Random values keep train mode well
+conditioned.)
 """
 
 import json
+import math
 import os
+import sys
 
+import numpy as np
 import torch
 import torchvision
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from safetensors_writer import write  # noqa: E402
+
+BATCH, CLASSES = 2, 10
 
 KEY_MODELS = ["alexnet", "vgg11", "vgg16_bn", "resnet18", "resnet50", "resnext50_32x4d"]
 
@@ -124,12 +164,82 @@ def write_counts():
     print("%d counts -> %s" % (len(rows), path))
 
 
+def alexnet_no_dropout():
+    model = torchvision.models.alexnet(num_classes=CLASSES, dropout=0.0)
+    return model
+
+
+# (case name, builder, input size, first conv weight, last Linear weight);
+# the C test builds the same case from its name and options.
+FORWARD_CASES = [
+    ("resnet18_cifar", lambda: cifar_resnet("resnet18"), 32, "conv1.weight", "fc.weight"),
+    ("resnext50_32x4d_cifar", lambda: cifar_resnet("resnext50_32x4d"), 32, "conv1.weight", "fc.weight"),
+    ("vgg11_bn_cifar", lambda: cifar_vgg("vgg11_bn"), 32, "features.0.weight", "classifier.weight"),
+    ("alexnet", alexnet_no_dropout, 64, "features.0.weight", "classifier.6.weight"),
+]
+
+
+def hashes(n, k):
+    """r(k, i) for i < n: 2 u - 1, u from splitmix64 of (k << 32) + i."""
+    with np.errstate(over="ignore"):
+        z = (np.uint64(k) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53 * 2.0 - 1.0
+
+
+def formula_value(key, shape, k):
+    n = int(np.prod(shape)) if len(shape) else 1
+    if len(shape) == 0:
+        return np.zeros(shape, dtype=np.float32)
+    r = hashes(n, k)
+    if len(shape) >= 2:
+        v = r * math.sqrt(6.0 / (n // shape[0]))
+    elif key.endswith(".weight") or key.endswith(".running_var"):
+        v = 1.0 + 0.25 * r
+    else:
+        v = 0.1 * r
+    return v.astype(np.float32).reshape(shape)
+
+
+def write_forward(path):
+    out = {}
+    y = torch.tensor([(3 * j + 1) % CLASSES for j in range(BATCH)])
+    for name, build, size, first_conv, last_linear in FORWARD_CASES:
+        x = torch.from_numpy(hashes(BATCH * 3 * size * size, 1 << 20).astype(np.float32)
+                             .reshape(BATCH, 3, size, size))
+        model = build()
+        with torch.no_grad():
+            for k, (key, value) in enumerate(model.state_dict().items()):
+                value.copy_(torch.from_numpy(formula_value(key, tuple(value.shape), k)))
+        model.double()
+        params = dict(model.named_parameters())
+        # Eval first: a train forward moves the running stats.
+        for mode in ("eval", "train"):
+            model.train(mode == "train")
+            model.zero_grad()
+            logits = model(x.double())
+            loss = nn.functional.cross_entropy(logits, y)
+            loss.backward()
+            out["%s.%s_logits" % (name, mode)] = logits.detach().clone()
+            out["%s.%s_loss" % (name, mode)] = loss.detach().reshape(1)
+            for key in (first_conv, last_linear):
+                out["%s.%s_grad.%s" % (name, mode, key)] = params[key].grad.clone()
+            print("%s: %s loss %.6f" % (name, mode, loss.item()), flush=True)
+    write(path, out, {"torch": torch.__version__, "torchvision": torchvision.__version__})
+    print("forward -> %s" % path)
+
+
 def main():
     for name in KEY_MODELS:
         write_keys(name, getattr(torchvision.models, name)())
     write_keys("resnet18_cifar", cifar_resnet("resnet18"))
     write_keys("vgg16_bn_cifar", cifar_vgg("vgg16_bn"))
     write_counts()
+    torch.set_num_threads(1)
+    write_forward(os.path.join(HERE, "classic_forward.safetensors"))
 
 
 if __name__ == "__main__":
