@@ -18,9 +18,9 @@
 #include "io/safetensors.h"
 #include "testutil.h"
 
-/* Counting malloc, as in tests/test_train.c (off under the sanitizers,
+/* Counting malloc, as in tests/test_train.c (off under ASan and TSan,
  * which interpose malloc themselves). */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define COUNT_MALLOC 0
 #else
 #define COUNT_MALLOC 1

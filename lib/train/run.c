@@ -261,10 +261,12 @@ static nn_status classes_without_data(nn_run *r, int *out)
     nn_status st = d->list_classes ? nn_dataset_resolve_root(d, r->set.data_root, root, sizeof root) : NN_ERR_INPUT;
     if (st == NN_OK) st = d->list_classes(root, &names, out);
     free(names);
-    if (st != NN_OK)
-        return nn_error(NN_ERR_INPUT, "data.num_classes: %s finds its classes in the data, which is not read here; "
-                        "set data.num_classes (%s)", d->name, d->list_classes ? nn_error_message() : "no data folder");
-    return NN_OK;
+    if (st == NN_OK) return NN_OK;
+    /* The reason is in the message buffer that nn_error writes: copy it. */
+    char why[1024];
+    snprintf(why, sizeof why, "%s", d->list_classes ? nn_error_message() : "no data folder");
+    return nn_error(NN_ERR_INPUT, "data.num_classes: %s finds its classes in the data, which is not read here; "
+                    "set data.num_classes (%s)", d->name, why);
 }
 
 nn_status nn_run_setup(nn_run *r, nn_config *cfg, const nn_model_def *model,
