@@ -43,6 +43,8 @@ typedef struct nn_growbuf {
  * size when it has to grow. NN_ERR_RUNTIME (with a message) when out of
  * memory. */
 nn_status nn_growbuf_reserve(nn_growbuf *b, size_t bytes);
+
+/* Frees the memory and empties b (reusable). */
 void nn_growbuf_free(nn_growbuf *b);
 
 typedef struct nn_image_decoder {
@@ -54,6 +56,8 @@ typedef struct nn_image_decoder {
 
 /* An empty decoder; takes no memory until the first decode. */
 void nn_image_decoder_init(nn_image_decoder *d);
+
+/* Frees its buffers and libjpeg's decompressor; images it returned die. */
 void nn_image_decoder_deinit(nn_image_decoder *d);
 
 /* Decodes the PNG or JPEG file at `path` into out (pixels owned by d).

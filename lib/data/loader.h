@@ -67,7 +67,10 @@ typedef struct nn_loader_scratch {
     nn_transform_scratch transform;
 } nn_loader_scratch;
 
+/* Empty; allocates as samples need it. */
 void nn_loader_scratch_init(nn_loader_scratch *s);
+
+/* Frees the decoder and the transform buffers. */
 void nn_loader_scratch_deinit(nn_loader_scratch *s);
 
 /* Makes batch b of the current epoch in the calling thread: x gets up to

@@ -107,7 +107,10 @@ typedef struct nn_transform_scratch {
     nn_growbuf coef;          /* resampling taps and weights */
 } nn_transform_scratch;
 
+/* Empty buffers; nothing is allocated until needed. */
 void nn_transform_scratch_init(nn_transform_scratch *s);
+
+/* Frees the buffers. */
 void nn_transform_scratch_deinit(nn_transform_scratch *s);
 
 /* Grows s to what any input of channels x height x width needs, so that
