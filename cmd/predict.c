@@ -215,7 +215,7 @@ int cmd_predict(int argc, char **argv)
     if (d->height)
         nn_transforms_prepend(&tf, (nn_transform){.kind = NN_TRANSFORM_RESIZE, .height = d->height, .width = d->width, .antialias = 1});
     nn_status st = probs && best ? NN_OK : nn_error(NN_ERR_RUNTIME, "out of memory");
-    if (st == NN_OK) st = nn_checkpoint_load(checkpoint, &run.model.params, NULL, NULL);
+    if (st == NN_OK) st = nn_checkpoint_load_weights(checkpoint, &run.model.params);
     if (st == NN_OK) st = class_names(&run, classes, &names, &owned);
     for (int i = 0; i < n_images && st == NN_OK; i++) {
         st = classify(&run, &tf, &dec, &ts, &grey, &grey_size, images[i], probs);

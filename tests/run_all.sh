@@ -3,6 +3,11 @@
 # and ends with one line "N passed, N failed". Exit status: 0 iff none failed.
 # The e2e scripts find the program under test in $NNZOO.
 set -u
+# Idle OpenMP threads sleep instead of spinning: tests check numbers, not
+# speed, and spinning threads starve the working ones whenever the machine
+# has other load (test_ops: 47 s against 0.9 s on a loaded 2-core box).
+# nnzoo itself keeps the user's setting, so the e2e runs inherit this too.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 passed=0 failed=0 failures=()
 for t in "$@"; do
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
