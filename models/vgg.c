@@ -18,7 +18,8 @@
  * normal(0, 0.01) with bias 0.
  *
  * Options: model.cfg (the layer list, e.g. [64, "M", 128, "M"]; default the
- * name's), model.batch_norm (default from the name), model.dropout (0.5),
+ * name's), model.batch_norm (default from the name), model.dropout (0.5, the
+ * imagenet head's),
  * model.stem ("imagenet"; "cifar" for 32x32 inputs: no average pool, the
  * feature map is flattened into one Linear named `classifier`, as the usual
  * CIFAR VGG: 512 -> classes at 32x32). */

@@ -1,9 +1,10 @@
 /* The classic CNNs (models/alexnet.c, vgg.c, resnet.c): parameter counts,
  * state_dict keys and shapes equal to torchvision's (tests/golden/
  * <model>_keys.txt and classic_counts.txt, written by
- * tests/golden/torchvision_keys.py), the initialization schemes, forward
- * shapes with both stems, the loss falling on a fixed batch for each family,
- * and the config errors of their options. */
+ * tests/golden/torchvision_keys.py), logits and gradients equal to
+ * torchvision's for the same weights (classic_forward.safetensors), the
+ * initialization schemes, forward shapes with both stems, the loss falling
+ * on a fixed batch for each family, and the config errors of their options. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
