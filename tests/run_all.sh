@@ -9,13 +9,16 @@ set -u
 # nnzoo itself keeps the user's setting, so the e2e runs inherit this too.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 passed=0 failed=0 failures=()
+# Each program's wall time is printed after it, so the slow ones stay
+# visible (CI's budget for all of `make test` is 10 minutes on 2 cores).
+timed() { local start=$SECONDS; "$@"; local rc=$?; echo "-- $* took $((SECONDS - start)) s"; return $rc; }
 for t in "$@"; do
-    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
+    if timed "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
 done
 for t in tests/e2e_*.sh; do
     [ -e "$t" ] || continue
     echo "== $t"
-    if bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
+    if timed bash "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$t"); fi
 done
 [ ${#failures[@]} -gt 0 ] && printf 'FAILED: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
