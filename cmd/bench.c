@@ -1,4 +1,4 @@
-/* nnzoo bench CONFIG [--steps N] [--json] */
+/* nnzoo bench CONFIG [--steps N] [--warmup N] [--json] [--profile] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@ static const char help[] =
     "\n"
     "options:\n"
     "  --steps N            timed steps (default 200)\n"
+    "  --warmup N           untimed steps first (default max(steps / 10, 10))\n"
     "  --json               one JSON line: model, batch_size, threads, steps, ms_per_step, samples_per_s\n"
     "  --profile            also print the time per op, forward and backward\n"
     "  --set PATH=VALUE     override a config key (repeatable)\n"
@@ -39,7 +40,7 @@ static void print_profile(const nn_profile *p, long steps, double ms_per_step)
 int cmd_bench(int argc, char **argv)
 {
     cli_common c = {0};
-    long steps = 200;
+    long steps = 200, warmup = -1;
     int json = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -51,6 +52,12 @@ int cmd_bench(int argc, char **argv)
             char *end;
             if (i + 1 >= argc || (steps = strtol(argv[++i], &end, 10), *end) || steps < 1)
                 return cli_usage_error("bench", "--steps: expected a positive number");
+            continue;
+        }
+        if (!strcmp(a, "--warmup")) {
+            char *end;
+            if (i + 1 >= argc || (warmup = strtol(argv[++i], &end, 10), *end) || warmup < 0)
+                return cli_usage_error("bench", "--warmup: expected a number of steps, 0 or more");
             continue;
         }
         if (!strcmp(a, "--json") || !strcmp(a, "--profile")) {
@@ -73,7 +80,7 @@ int cmd_bench(int argc, char **argv)
         nn_rng_seed(&rng, 1, 99);
         for (long i = 0; i < per * n; i++) run.x[i] = nn_rng_normal(&rng);
         for (int i = 0; i < n; i++) run.y[i] = (int32_t)nn_rng_below(&rng, (uint32_t)in->num_classes);
-        long warmup = steps / 10 > 10 ? steps / 10 : 10;
+        if (warmup < 0) warmup = steps / 10 > 10 ? steps / 10 : 10;
         float loss = 0.0f;
         int correct;
         nn_status st = NN_OK;
