@@ -35,7 +35,10 @@
 set -u -o pipefail
 
 # Rows: name, nnzoo config, model in bench/torch_models.py, batch, timed
-# steps, warm-up steps, PyTorch settings. The steps keep a full run
+# steps, warm-up steps, PyTorch settings. At least 2 warm-up steps: nnzoo's
+# step arena settles in its second step (the first grows it chunk by chunk,
+# the second replaces the chunks by one, whose fresh pages fault in), and
+# one warm-up step left that second step's page faults in the timing. The steps keep a full run
 # (ROUNDS=3) near 25 minutes on the 2-core VM; one step takes about
 #   lenet5 2-4 ms, mobilenet_v3_small ~0.1-0.2 s, mobilenet_v2 ~0.3-0.6 s,
 #   vgg16_bn and resnet18 (32x32) ~2-5 s, alexnet (224) ~5-8 s,
@@ -50,10 +53,10 @@ ROWS=(
     "lenet5             configs/lenet5_fashion_mnist.json             lenet5             64 500 50 all"
     "mobilenet_v3_small configs/mobilenet_v3_small_fashion_mnist.json mobilenet_v3_small 64 20  3  all"
     "mobilenet_v2       configs/mobilenet_v2_fashion_mnist.json       mobilenet_v2       64 8   2  all"
-    "resnet18           configs/resnet18_fashion_mnist.json           resnet18           64 3   1  2,1,active/2,2,default"
-    "vgg16_bn           configs/vgg16_bn_fashion_mnist.json           vgg16_bn           64 3   1  2,1,active/2,2,default"
-    "alexnet            configs/alexnet_imagenet.json                 alexnet            64 3   1  2,1,active/2,2,default"
-    "resnet50           configs/resnet50_imagenet.json                resnet50           64 1   1  2,1,active"
+    "resnet18           configs/resnet18_fashion_mnist.json           resnet18           64 3   2  2,1,active/2,2,default"
+    "vgg16_bn           configs/vgg16_bn_fashion_mnist.json           vgg16_bn           64 3   2  2,1,active/2,2,default"
+    "alexnet            configs/alexnet_imagenet.json                 alexnet            64 3   2  2,1,active/2,2,default"
+    "resnet50           configs/resnet50_imagenet.json                resnet50           64 2   2  2,1,active"
 )
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
