@@ -99,6 +99,25 @@ static const conv_case conv_cases[] = {
     {"conv2d 3x3 pad 1, 32 wide", 9, 1, 2, 32, 2, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
     {"conv2d 1x1", 3, 4, 4, 4, 5, 1, {1, 1, 0, 0, 1, 1, 1, 0}},
     {"conv2d 20 samples (3 chunks)", 20, 2, 4, 4, 2, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    /* 16 channels and more take the Winograd path (conv2d_winograd.c); odd
+     * sizes leave partial tiles at the right and bottom. Kept small: each
+     * element costs two forwards. winograd_cases has the larger ones. */
+    {"conv2d winograd 7x9", 2, 16, 7, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    {"conv2d winograd pad 0x2, 16 -> 20", 1, 16, 5, 6, 20, 3, {1, 1, 0, 2, 1, 1, 1, 0}},
+};
+
+/* Winograd-path shapes checked against the definition in both directions
+ * (a finite-difference check of this many elements would take seconds):
+ * several blocks of tiles (the 20-sample case has 400 tiles), partial
+ * tiles, both paddings, a fused ReLU. */
+static const conv_case winograd_cases[] = {
+    {"winograd 7x9", 3, 16, 7, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    {"winograd 8x8, 16 -> 20", 3, 16, 8, 8, 20, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    {"winograd 20 samples 8x9", 20, 16, 8, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    {"winograd pad 2", 2, 16, 5, 7, 16, 3, {1, 1, 2, 2, 1, 1, 1, 0}},
+    {"winograd pad 0x2, 24 -> 16", 2, 24, 6, 5, 16, 3, {1, 1, 0, 2, 1, 1, 1, 0}},
+    {"winograd fused relu", 3, 16, 7, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
+    {"winograd 16x32, 32 -> 32", 3, 32, 16, 32, 32, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
 };
 
 static nn_tensor *fn_conv(nn_tape *t, nn_tensor **in, void *ctx)
@@ -107,13 +126,12 @@ static nn_tensor *fn_conv(nn_tape *t, nn_tensor **in, void *ctx)
 }
 
 /* The forward against the definition, tap by tap in double. */
-START_TEST(conv2d_forward_matches_definition)
+static void check_forward(const conv_case *cc, int seed)
 {
-    const conv_case *cc = &conv_cases[_i];
     const nn_conv2d_args *a = &cc->a;
-    nn_tensor *x = tu_random(&arena, 10 + _i, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
-    nn_tensor *w = tu_random(&arena, 20 + _i, -1, 1, NN_SHAPE(cc->o, cc->c / a->groups, cc->k, cc->k));
-    nn_tensor *b = tu_random(&arena, 30 + _i, -1, 1, NN_SHAPE(cc->o));
+    nn_tensor *x = tu_random(&arena, 10 + seed, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
+    nn_tensor *w = tu_random(&arena, 20 + seed, -1, 1, NN_SHAPE(cc->o, cc->c / a->groups, cc->k, cc->k));
+    nn_tensor *b = tu_random(&arena, 30 + seed, -1, 1, NN_SHAPE(cc->o));
     nn_tape t;
     nn_tape_init(&t, &arena, 0, 0);
     nn_tensor *y = nn_conv2d(&t, x, w, b, *a);
@@ -142,6 +160,74 @@ START_TEST(conv2d_forward_matches_definition)
     printf("%-34s forward vs definition: max abs err %.2e\n", cc->name, worst);
     ck_assert_msg(worst < 1e-5, "%s: forward differs from the definition by %g", cc->name, worst);
 }
+
+START_TEST(conv2d_forward_matches_definition)
+{
+    check_forward(&conv_cases[_i], _i);
+}
+END_TEST
+
+START_TEST(conv2d_winograd_forward_matches_definition)
+{
+    check_forward(&winograd_cases[_i], 100 + _i);
+}
+END_TEST
+
+/* dx, dw, db of a Winograd-path conv against their definitions in double,
+ * for a random output gradient r (through the ReLU's mask when fused). */
+START_TEST(conv2d_winograd_backward_matches_definition)
+{
+    const conv_case *cc = &winograd_cases[_i];
+    const nn_conv2d_args *a = &cc->a;
+    nn_tensor *x = tu_random(&arena, 40 + _i, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
+    nn_tensor *w = tu_random(&arena, 50 + _i, -1, 1, NN_SHAPE(cc->o, cc->c, 3, 3));
+    nn_tensor *b = tu_random(&arena, 60 + _i, -1, 1, NN_SHAPE(cc->o));
+    nn_tensor *in[3] = {x, w, b};
+    for (int i = 0; i < 3; i++) in[i]->requires_grad = 1;
+    nn_tape t;
+    nn_tape_init(&t, &arena, 1, 1);
+    nn_tensor *y = nn_conv2d(&t, x, w, b, *a);
+    ck_assert_ptr_nonnull(y);
+    nn_tensor *r = tu_random(&arena, 70 + _i, -1, 1, y->ndim, y->shape);
+    ck_assert_int_eq(nn_tape_backward_from(&t, y, r->data), NN_OK);
+    const int oh = y->shape[2], ow = y->shape[3];
+    double *dx = calloc((size_t)x->numel, sizeof *dx), *dw = calloc((size_t)w->numel, sizeof *dw);
+    double *db = calloc((size_t)b->numel, sizeof *db);
+    for (int n = 0; n < cc->n; n++)
+        for (int o = 0; o < cc->o; o++)
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) {
+                    long at = ((long)(n * cc->o + o) * oh + oy) * ow + ox;
+                    double g = a->relu && y->data[at] <= 0.0f ? 0.0 : r->data[at];
+                    db[o] += g;
+                    for (int ci = 0; ci < cc->c; ci++)
+                        for (int ki = 0; ki < 3; ki++)
+                            for (int kj = 0; kj < 3; kj++) {
+                                int iy = oy - a->pad_h + ki, ix = ox - a->pad_w + kj;
+                                if (iy < 0 || iy >= cc->h || ix < 0 || ix >= cc->w) continue;
+                                long xi = ((long)(n * cc->c + ci) * cc->h + iy) * cc->w + ix;
+                                long wi = ((long)(o * cc->c + ci) * 3 + ki) * 3 + kj;
+                                dx[xi] += g * w->data[wi];
+                                dw[wi] += g * x->data[xi];
+                            }
+                }
+    const double *want[3] = {dx, dw, db};
+    const char *names[3] = {"dx", "dw", "db"};
+    for (int i = 0; i < 3; i++) {
+        double worst = 0.0, scale = 0.0;
+        for (long j = 0; j < in[i]->numel; j++) {
+            double d = fabs(want[i][j] - in[i]->grad[j]);
+            worst = d > worst ? d : worst;
+            scale = fabs(want[i][j]) > scale ? fabs(want[i][j]) : scale;
+        }
+        printf("%-34s %s vs definition: max abs err %.2e (largest %.1f)\n", cc->name, names[i], worst, scale);
+        ck_assert_msg(worst < 1e-5 * (1.0 + scale), "%s: %s differs from the definition by %g", cc->name,
+                      names[i], worst);
+    }
+    free(dx);
+    free(dw);
+    free(db);
+}
 END_TEST
 
 START_TEST(conv2d_gradient)
@@ -164,6 +250,7 @@ START_TEST(conv2d_fused_relu_equals_conv_then_relu)
         {"fused relu", 2, 3, 6, 5, 4, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
         {"fused relu, groups 2, stride 2", 9, 4, 7, 7, 4, 3, {2, 2, 1, 1, 1, 1, 2, 1}},
         {"fused relu, depthwise, stride 2", 3, 5, 7, 6, 5, 3, {2, 2, 1, 1, 1, 1, 5, 1}},
+        {"fused relu, winograd", 3, 16, 7, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
     };
     const conv_case *cc = &cases[_i];
     nn_tensor *x = tu_random(&arena, 90, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
@@ -409,7 +496,9 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, linear_rejects_mismatched_shapes);
     tcase_add_loop_test(tc, conv2d_gradient, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
     tcase_add_loop_test(tc, conv2d_forward_matches_definition, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
-    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 3);
+    tcase_add_loop_test(tc, conv2d_winograd_forward_matches_definition, 0, (int)(sizeof winograd_cases / sizeof winograd_cases[0]));
+    tcase_add_loop_test(tc, conv2d_winograd_backward_matches_definition, 0, (int)(sizeof winograd_cases / sizeof winograd_cases[0]));
+    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 4);
     tcase_add_test(tc, conv2d_forward_values);
     tcase_add_test(tc, conv2d_rejects_channel_mismatch);
     tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);

@@ -26,6 +26,7 @@
 #include "core/gemm.h"
 #include "core/rows.h"
 #include "ops/conv2d_depthwise.h"
+#include "ops/conv2d_winograd.h"
 
 
 
@@ -46,6 +47,7 @@ typedef struct conv_geom {
     int chunks;
     int direct;              /* 1x1, stride 1, no padding, s == 1: cols are x itself */
     int depthwise;           /* groups == c == o: conv2d_depthwise.c does it */
+    int winograd;            /* 3x3 stride 1: conv2d_winograd.c does it */
     float *kept;             /* the forward's cols, or NULL: see cols_at */
 } conv_geom;
 
@@ -448,9 +450,15 @@ static int make_geom(conv_geom *q, const nn_tensor *x, const nn_tensor *w, const
     q->s = chunk_samples(q->n, q->p);
     q->chunks = (q->n + q->s - 1) / q->s;
     q->depthwise = a.groups == q->c && q->o == q->c;
+    q->winograd = !q->depthwise && nn_conv2d_winograd_fits(q->c, q->o, q->kh, q->kw, a);
     q->direct = q->kh == 1 && q->kw == 1 && a.pad_h == 0 && a.pad_w == 0 && a.stride_h == 1 &&
                 a.stride_w == 1 && q->s == 1;
     return 0;
+}
+
+static nn_winograd_geom winograd_geom(const conv_geom *q)
+{
+    return (nn_winograd_geom){q->n, q->c, q->h, q->w, q->o, q->oh, q->ow, q->a.pad_h, q->a.pad_w, q->a.relu};
 }
 
 /* Records y's node with a copy of its geometry (kept cols included). */
@@ -480,6 +488,13 @@ nn_tensor *nn_conv2d(nn_tape *t, nn_tensor *x, nn_tensor *w, nn_tensor *b, nn_co
         nn_conv2d_depthwise_forward(y->data, x->data, w->data, b ? b->data : NULL, &dq, dscratch);
         return record(t, y, in_list, &q);
     }
+    if (y && q.winograd) {
+        const nn_winograd_geom wq = winograd_geom(&q);
+        float *wscratch = NN_ARENA_NEW(t->arena, float, nn_conv2d_winograd_forward_scratch(&wq, omp_get_max_threads()));
+        if (!wscratch) return NULL;
+        nn_conv2d_winograd_forward(y->data, x->data, w->data, b ? b->data : NULL, &wq, wscratch);
+        return record(t, y, in_list, &q);
+    }
     long per_thread = (long)(q.k + q.og) * q.s * q.p;
     float *scratch = NN_ARENA_NEW(t->arena, float, per_thread * omp_get_max_threads());
     if (!y || !scratch) return NULL;
@@ -504,6 +519,15 @@ nn_status nn_conv2d_backward(nn_tape *t, const nn_node *node)
         nn_conv2d_depthwise_backward(x->requires_grad ? x->grad : NULL, w->requires_grad ? w->grad : NULL,
                                      b && b->requires_grad ? b->grad : NULL, node->out->grad, x->data,
                                      w->data, node->out->data, &dq, dscratch);
+        return NN_OK;
+    }
+    if (q->winograd) {
+        const nn_winograd_geom wq = winograd_geom(q);
+        float *wscratch = NN_ARENA_NEW(t->arena, float, nn_conv2d_winograd_backward_scratch(&wq, omp_get_max_threads()));
+        if (!wscratch) return NN_ERR_RUNTIME;
+        nn_conv2d_winograd_backward(x->requires_grad ? x->grad : NULL, w->requires_grad ? w->grad : NULL,
+                                    b && b->requires_grad ? b->grad : NULL, node->out->grad, x->data,
+                                    w->data, node->out->data, &wq, wscratch);
         return NN_OK;
     }
     long per_thread = (long)(2 * q->k + q->og) * q->s * q->p;
