@@ -93,6 +93,11 @@ static const conv_case conv_cases[] = {
     {"conv2d depthwise stride 2", 2, 4, 7, 6, 4, 3, {2, 2, 1, 1, 1, 1, 4, 0}},
     {"conv2d depthwise 5x5 pad 2", 3, 2, 6, 7, 2, 5, {1, 1, 2, 2, 1, 1, 2, 0}},
     {"conv2d depthwise dilation 2", 2, 3, 7, 7, 3, 3, {1, 2, 2, 1, 2, 2, 3, 0}},
+    /* Stride 1 with padding (k - 1) d / 2 runs flat: planes wider than a
+     * vector, dilation, and no padding (which does not) as a contrast. */
+    {"conv2d depthwise 20 wide", 2, 3, 5, 20, 3, 3, {1, 1, 1, 1, 1, 1, 3, 0}},
+    {"conv2d depthwise dilation 2 stride 1", 2, 2, 6, 9, 2, 3, {1, 1, 2, 2, 2, 2, 2, 0}},
+    {"conv2d depthwise no padding", 2, 2, 6, 6, 2, 3, {1, 1, 0, 0, 1, 1, 2, 0}},
     {"conv2d 1x1 stride 2", 2, 4, 5, 5, 3, 1, {2, 2, 0, 0, 1, 1, 1, 0}},
     /* Rows of exactly 32 outputs fill both 16-lane halves of the AVX-512 im2col. */
     {"conv2d 1x1, 32 wide", 9, 2, 1, 32, 2, 1, {1, 1, 0, 0, 1, 1, 1, 0}},
@@ -251,6 +256,7 @@ START_TEST(conv2d_fused_relu_equals_conv_then_relu)
         {"fused relu, groups 2, stride 2", 9, 4, 7, 7, 4, 3, {2, 2, 1, 1, 1, 1, 2, 1}},
         {"fused relu, depthwise, stride 2", 3, 5, 7, 6, 5, 3, {2, 2, 1, 1, 1, 1, 5, 1}},
         {"fused relu, winograd", 3, 16, 7, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
+        {"fused relu, depthwise, 18 wide", 3, 4, 6, 18, 4, 3, {1, 1, 1, 1, 1, 1, 4, 1}},
     };
     const conv_case *cc = &cases[_i];
     nn_tensor *x = tu_random(&arena, 90, -1, 1, NN_SHAPE(cc->n, cc->c, cc->h, cc->w));
@@ -498,7 +504,7 @@ static Suite *ops_suite(void)
     tcase_add_loop_test(tc, conv2d_forward_matches_definition, 0, (int)(sizeof conv_cases / sizeof conv_cases[0]));
     tcase_add_loop_test(tc, conv2d_winograd_forward_matches_definition, 0, (int)(sizeof winograd_cases / sizeof winograd_cases[0]));
     tcase_add_loop_test(tc, conv2d_winograd_backward_matches_definition, 0, (int)(sizeof winograd_cases / sizeof winograd_cases[0]));
-    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 4);
+    tcase_add_loop_test(tc, conv2d_fused_relu_equals_conv_then_relu, 0, 5);
     tcase_add_test(tc, conv2d_forward_values);
     tcase_add_test(tc, conv2d_rejects_channel_mismatch);
     tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);
