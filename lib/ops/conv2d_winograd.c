@@ -117,9 +117,13 @@ typedef struct wino_core {
     long blocks;
 } wino_core;
 
-/* Where one tile lies: its sample and its first output pixel. */
+/* Where one tile lies: its sample and its first output pixel; where its
+ * patch starts in channel 0 of the input (in_at, maybe before the plane:
+ * only the rows and columns flagged inside are read). */
 typedef struct tile_pos {
     int n, oy, ox;
+    long in_at;
+    unsigned rows, cols;   /* bit i: patch row / column i lies inside the image */
 } tile_pos;
 
 static int block_tiles(int channels, long tiles)
@@ -147,11 +151,18 @@ static void tile_positions(tile_pos *pos, const wino_core *k, long t0, int cnt)
     for (int l = 0; l < cnt; l++) {
         long t = t0 + l;
         if (t >= k->tiles) {
-            pos[l] = (tile_pos){-1, 0, 0};
+            pos[l] = (tile_pos){-1, 0, 0, 0, 0, 0};
             continue;
         }
         long r = t % per_plane;
-        pos[l] = (tile_pos){(int)(t / per_plane), (int)(r / k->tw) * WM, (int)(r % k->tw) * WM};
+        tile_pos p = {(int)(t / per_plane), (int)(r / k->tw) * WM, (int)(r % k->tw) * WM, 0, 0, 0};
+        const int iy0 = p.oy - k->pad_h, ix0 = p.ox - k->pad_w;
+        p.in_at = (long)p.n * k->ci * k->hi * k->wi + (long)iy0 * k->wi + ix0;
+        for (int i = 0; i < WA; i++) {
+            p.rows |= (unsigned)(iy0 + i >= 0 && iy0 + i < k->hi) << i;
+            p.cols |= (unsigned)(ix0 + i >= 0 && ix0 + i < k->wi) << i;
+        }
+        pos[l] = p;
     }
 }
 
@@ -164,30 +175,27 @@ static void tile_positions(tile_pos *pos, const wino_core *k, long t0, int cnt)
 static void gather_patches_avx512(lanes16 d[WXI], const float *in, const float *mask, int ch,
                                   const wino_core *k, const tile_pos *pos)
 {
-    const long plane = (long)k->hi * k->wi;
+    const long ch_at = (long)ch * k->hi * k->wi;
     __m512 r[LANES];
+    #pragma GCC unroll 16
     for (int l = 0; l < LANES; l++) {
         const tile_pos p = pos[l];
-        r[l] = _mm512_setzero_ps();
-        if (p.n < 0) continue;
-        const int iy0 = p.oy - k->pad_h, ix0 = p.ox - k->pad_w;
-        unsigned cols = 0;
-        for (int j = 0; j < WA; j++) cols |= (unsigned)(ix0 + j >= 0 && ix0 + j < k->wi) << j;
-        const long base = ((long)p.n * k->ci + ch) * plane;
         __m512 v = _mm512_setzero_ps();
+        /* Lanes past the last tile have no rows inside. */
+        #pragma GCC unroll 4
         for (int i = 0; i < WA; i++) {
-            const int iy = iy0 + i;
-            if (iy < 0 || iy >= k->hi) continue;
-            const long at = base + (long)iy * k->wi + ix0;
-            __m128 row = _mm_maskz_loadu_ps((__mmask8)cols, in + at);
+            if (!(p.rows >> i & 1u)) continue;
+            const long at = p.in_at + ch_at + (long)i * k->wi;
+            __m128 row = _mm_maskz_loadu_ps((__mmask8)p.cols, in + at);
             if (mask)
-                row = _mm_maskz_mov_ps(_mm_cmp_ps_mask(_mm_maskz_loadu_ps((__mmask8)cols, mask + at),
+                row = _mm_maskz_mov_ps(_mm_cmp_ps_mask(_mm_maskz_loadu_ps((__mmask8)p.cols, mask + at),
                                                        _mm_setzero_ps(), _CMP_GT_OQ), row);
             v = _mm512_insertf32x4(v, row, i);
         }
         r[l] = v;
     }
     /* Transpose by swapping off-diagonal blocks of 8, 4, 2, 1. */
+    #pragma GCC unroll 4
     for (int h = 8; h >= 1; h /= 2) {
         int lo_idx[LANES], hi_idx[LANES];
         for (int j = 0; j < LANES; j++) {
@@ -195,6 +203,7 @@ static void gather_patches_avx512(lanes16 d[WXI], const float *in, const float *
             hi_idx[j] = j & h ? LANES + j : j + h;
         }
         const __m512i lo = _mm512_loadu_si512(lo_idx), hi = _mm512_loadu_si512(hi_idx);
+        #pragma GCC unroll 16
         for (int a = 0; a < LANES; a++) {
             if (a & h) continue;
             const __m512 x = r[a], y = r[a + h];
