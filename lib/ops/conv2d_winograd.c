@@ -180,18 +180,22 @@ static void gather_patches_avx512(lanes16 d[WXI], const float *in, const float *
     #pragma GCC unroll 16
     for (int l = 0; l < LANES; l++) {
         const tile_pos p = pos[l];
-        __m512 v = _mm512_setzero_ps();
+        __m128 row[WA];
         /* Lanes past the last tile have no rows inside. */
         #pragma GCC unroll 4
         for (int i = 0; i < WA; i++) {
+            row[i] = _mm_setzero_ps();
             if (!(p.rows >> i & 1u)) continue;
             const long at = p.in_at + ch_at + (long)i * k->wi;
-            __m128 row = _mm_maskz_loadu_ps((__mmask8)p.cols, in + at);
+            row[i] = _mm_maskz_loadu_ps((__mmask8)p.cols, in + at);
             if (mask)
-                row = _mm_maskz_mov_ps(_mm_cmp_ps_mask(_mm_maskz_loadu_ps((__mmask8)p.cols, mask + at),
-                                                       _mm_setzero_ps(), _CMP_GT_OQ), row);
-            v = _mm512_insertf32x4(v, row, i);
+                row[i] = _mm_maskz_mov_ps(_mm_cmp_ps_mask(_mm_maskz_loadu_ps((__mmask8)p.cols, mask + at),
+                                                          _mm_setzero_ps(), _CMP_GT_OQ), row[i]);
         }
+        __m512 v = _mm512_castps128_ps512(row[0]);
+        v = _mm512_insertf32x4(v, row[1], 1);
+        v = _mm512_insertf32x4(v, row[2], 2);
+        v = _mm512_insertf32x4(v, row[3], 3);
         r[l] = v;
     }
     /* Transpose by swapping off-diagonal blocks of 8, 4, 2, 1. */
