@@ -114,11 +114,25 @@ static void im2col_row_avx512(float *dst, const float *plane, const conv_geom *q
 
 /* Unrolls group `g` of samples [n0, n0 + s) into cols (k rows, ld columns;
  * sample i fills columns [i p, (i + 1) p)). Out-of-image taps are zero. */
+/* A 1x1 convolution with stride 1 and no padding: each cols row is one
+ * input plane as it is (several samples side by side when the planes are
+ * small, which is why it is not `direct`). */
+static int plain_1x1(const conv_geom *q)
+{
+    return q->kh == 1 && q->kw == 1 && q->a.stride_h == 1 && q->a.stride_w == 1 &&
+           q->a.pad_h == 0 && q->a.pad_w == 0;
+}
+
 static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int n0, int s, int g)
 {
     const nn_conv2d_args *a = &q->a;
     for (int i = 0; i < s; i++) {
         const float *xs = x + ((long)(n0 + i) * q->c + (long)g * q->cg) * q->h * q->w;
+        if (plain_1x1(q)) {
+            for (int ci = 0; ci < q->cg; ci++)
+                memcpy(cols + (long)ci * ld + (long)i * q->p, xs + (long)ci * q->p, sizeof(float) * (size_t)q->p);
+            continue;
+        }
         for (int ci = 0; ci < q->cg; ci++)
             for (int ki = 0; ki < q->kh; ki++)
                 for (int kj = 0; kj < q->kw; kj++) {
@@ -252,6 +266,14 @@ static void col2im(float *dx, const float *cols, int ld, const conv_geom *q, int
     for (int i = 0; i < s; i++) {
         float *xs = dx + ((long)(n0 + i) * q->c + (long)g * q->cg) * q->h * q->w;
         long col0 = (long)i * q->p;
+        if (plain_1x1(q)) {
+            for (int ci = 0; ci < q->cg; ci++) {
+                float *restrict d = xs + (long)ci * q->p;
+                const float *restrict src = cols + (long)ci * ld + col0;
+                for (int j = 0; j < q->p; j++) d[j] += src[j];
+            }
+            continue;
+        }
         for (int ci = 0; ci < q->cg; ci++) {
             float *plane = xs + (long)ci * q->h * q->w;
             if (q->a.stride_w != 1 || !tap_lanes_fit(q)) {
