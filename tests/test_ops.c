@@ -98,6 +98,9 @@ static const conv_case conv_cases[] = {
     {"conv2d depthwise 20 wide", 2, 3, 5, 20, 3, 3, {1, 1, 1, 1, 1, 1, 3, 0}},
     {"conv2d depthwise dilation 2 stride 1", 2, 2, 6, 9, 2, 3, {1, 1, 2, 2, 2, 2, 2, 0}},
     {"conv2d depthwise no padding", 2, 2, 6, 6, 2, 3, {1, 1, 0, 0, 1, 1, 2, 0}},
+    /* Stride 2 splits rows by column parity 32 pixels at a time. */
+    {"conv2d depthwise stride 2, 37 wide", 1, 2, 5, 37, 2, 3, {2, 2, 1, 1, 1, 1, 2, 0}},
+    {"conv2d depthwise 5x5 stride 2 pad 2", 2, 2, 9, 34, 2, 5, {2, 2, 2, 2, 1, 1, 2, 0}},
     {"conv2d 1x1 stride 2", 2, 4, 5, 5, 3, 1, {2, 2, 0, 0, 1, 1, 1, 0}},
     /* Rows of exactly 32 outputs fill both 16-lane halves of the AVX-512 im2col. */
     {"conv2d 1x1, 32 wide", 9, 2, 1, 32, 2, 1, {1, 1, 0, 0, 1, 1, 1, 0}},

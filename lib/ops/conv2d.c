@@ -471,7 +471,7 @@ static int make_geom(conv_geom *q, const nn_tensor *x, const nn_tensor *w, const
     q->p = q->oh * q->ow;
     q->s = chunk_samples(q->n, q->p);
     q->chunks = (q->n + q->s - 1) / q->s;
-    q->depthwise = a.groups == q->c && q->o == q->c;
+    q->depthwise = a.groups == q->c && q->o == q->c && q->kh * q->kw <= NN_DEPTHWISE_MAX_TAPS;
     q->winograd = !q->depthwise && nn_conv2d_winograd_fits(q->c, q->o, q->kh, q->kw, a);
     q->direct = q->kh == 1 && q->kw == 1 && a.pad_h == 0 && a.pad_w == 0 && a.stride_h == 1 &&
                 a.stride_w == 1 && q->s == 1;

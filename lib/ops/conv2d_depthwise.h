@@ -4,14 +4,18 @@
  * im2col + GEMM fits a depthwise layer badly: each group is a GEMM with
  * one output row and K = kh * kw (9), so BLAS does almost no work per
  * call and the copy dominates. Here every (sample, channel) plane is
- * convolved directly, tap by tap, with the output row as a vector
- * accumulator. Work is shared out by channel, and each channel's
+ * convolved directly, tap by tap, sixteen outputs to a vector
+ * (conv2d_depthwise.c says how). Work is shared out by channel, and each channel's
  * weight gradient is summed over the samples in order, so results do not
  * depend on the thread count. */
 #ifndef NN_OPS_CONV2D_DEPTHWISE_H
 #define NN_OPS_CONV2D_DEPTHWISE_H
 
 #include "ops/ops.h"
+
+/* The largest kernel (kh * kw) it takes; conv2d.c sends larger ones
+ * through im2col. */
+#define NN_DEPTHWISE_MAX_TAPS 64
 
 typedef struct nn_depthwise_geom {
     int n, c, h, w;        /* input (and output channels) */
