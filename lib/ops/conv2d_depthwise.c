@@ -106,10 +106,30 @@ static void split_row2(float *even, float *odd, const float *src, int w)
 }
 #endif
 
+static void zero_run(float *restrict d, long n)
+{
+    for (long i = 0; i < n; i++) d[i] = 0.0f;
+}
+
 /* Copies plane x (h, w) into the phase planes at buf, zero-padded. */
 static void fill_phases(float *buf, const flat_geom *f, const float *x, const nn_depthwise_geom *q)
 {
     const int sw = q->a.stride_w;
+    if (sw == 1 && q->a.stride_h == 1) {
+        /* One phase: write it front to back once, padding and all (a
+         * memset first, then the rows, would pass over it twice). */
+        const int pw = q->a.pad_w;
+        float *restrict d = buf;
+        zero_run(d, (long)q->a.pad_h * f->L + pw);
+        d += (long)q->a.pad_h * f->L + pw;
+        for (int iy = 0; iy < q->h; iy++, d += f->L) {
+            const float *restrict src = x + (long)iy * q->w;
+            for (int ix = 0; ix < q->w; ix++) d[ix] = src[ix];
+            zero_run(d + q->w, f->L - q->w);
+        }
+        zero_run(d, buf + f->stride - d);
+        return;
+    }
     memset(buf, 0, sizeof(float) * (size_t)(f->phases * f->stride));
     for (int iy = 0; iy < q->h; iy++) {
         const float *src = x + (long)iy * q->w;
@@ -264,23 +284,23 @@ void nn_conv2d_depthwise_backward(float *dx, float *dw, float *db, const float *
             const float *dyp = dy + at * out_plane, *yp = y + at * out_plane;
             /* The flat gradient plane, through a fused ReLU's mask, zero at
              * ox >= ow; inside the gather's buffer when gathering. */
-            float *gf = g;
-            long glen = f.outputs;
+            float *gf = g, *end = g + f.outputs;
             if (gather && dx) {
                 gf = second + gg.shift;
-                glen = gg.len - gg.shift;
-                memset(second, 0, sizeof(float) * (size_t)gg.len);
-            } else {
-                memset(gf, 0, sizeof(float) * (size_t)glen);
+                end = second + gg.len;
+                zero_run(second, gg.shift);
             }
+            /* Written front to back once: each row, then its zeros. */
             for (int oy = 0; oy < q->oh; oy++) {
-                const float *dyr = dyp + (long)oy * q->ow, *yr = yp + (long)oy * q->ow;
-                float *gr = gf + (long)oy * f.L;
+                const float *restrict dyr = dyp + (long)oy * q->ow, *restrict yr = yp + (long)oy * q->ow;
+                float *restrict gr = gf + (long)oy * f.L;
                 if (q->a.relu)
                     for (int ox = 0; ox < q->ow; ox++) gr[ox] = yr[ox] > 0.0f ? dyr[ox] : 0.0f;
                 else
-                    memcpy(gr, dyr, sizeof(float) * (size_t)q->ow);
+                    for (int ox = 0; ox < q->ow; ox++) gr[ox] = dyr[ox];
+                zero_run(gr + q->ow, f.L - q->ow);
             }
+            zero_run(gf + (long)q->oh * f.L, end - (gf + (long)q->oh * f.L));
             if (db)
                 for (long f0 = 0; f0 < f.outputs; f0 += LANES) blanes += load16(gf + f0);
             if (dw) {
