@@ -11,7 +11,7 @@
 #           pad 2 (zero bytes), 3 channels, nnzoo's Fashion-MNIST mean and
 #           std; no augmentation (data.transforms.train and .eval empty)
 #   train   batch 128 (the last batch of an epoch short), $EPOCHS epochs,
-#           mean cross-entropy, SGD lr 0.1 momentum 0.9 weight decay 5e-4 on
+#           mean cross-entropy, SGD lr $LR momentum 0.9 weight decay 5e-4 on
 #           every parameter, cosine schedule over all the steps (T_max =
 #           steps per epoch x epochs, stepped after every optimizer step)
 #   init    with INIT=nnzoo (the default), PyTorch loads the weights nnzoo
@@ -30,6 +30,7 @@
 #   EPOCHS        epochs (default 3)
 #   INIT          nnzoo or torch (default nnzoo)
 #   SHUFFLE       1 or 0 (default 1)
+#   LR            SGD's learning rate (default 0.1)
 #   OUT           where the runs go (default runs/curve-<date>-<time>; must not exist)
 #   BAR           the largest acceptable gap, in accuracy points (default 1)
 #
@@ -47,6 +48,7 @@ EPOCHS=${EPOCHS:-3}
 INIT=${INIT:-nnzoo}
 SHUFFLE=${SHUFFLE:-1}
 BAR=${BAR:-1}
+LR=${LR:-0.1}
 BATCH=128
 THREADS=2
 MODEL=resnet18
@@ -61,6 +63,7 @@ bad() {
 [ "$INIT" = nnzoo ] || [ "$INIT" = torch ] || bad "INIT must be nnzoo or torch, not '$INIT'"
 [ "$SHUFFLE" = 1 ] || [ "$SHUFFLE" = 0 ] || bad "SHUFFLE must be 1 or 0, not '$SHUFFLE'"
 [[ $BAR =~ ^[0-9]+([.][0-9]+)?$ ]] || bad "BAR must be a number of points, not '$BAR'"
+[[ $LR =~ ^[0-9]*[.]?[0-9]+([eE]-?[0-9]+)?$ ]] || bad "LR must be a positive number, not '$LR'"
 
 # Relative paths are taken from where we were started; then work from the
 # repository root.
@@ -92,7 +95,7 @@ recipe=(
     --set 'data.transforms.train=[]' --set 'data.transforms.eval=[]'
     --set "train.epochs=$EPOCHS" --set "train.batch_size=$BATCH" --set train.max_steps=0
     --set train.loss.name=cross_entropy --set train.loss.label_smoothing=0
-    --set train.optimizer.name=sgd --set train.optimizer.lr=0.1 --set train.optimizer.momentum=0.9
+    --set train.optimizer.name=sgd --set "train.optimizer.lr=$LR" --set train.optimizer.momentum=0.9
     --set train.optimizer.weight_decay=0.0005 --set train.optimizer.nesterov=false
     --set train.optimizer.dampening=0
     --set train.schedule.name=cosine --set "train.schedule.T_max=$t_max"
@@ -103,7 +106,7 @@ recipe=(
 
 echo "== ResNet-18 (cifar stem) on Fashion-MNIST 32x32x3: $TRAIN_IMAGES training images," \
      "$EPOCHS epochs of $steps_per_epoch steps (batch $BATCH), 10000 test images;" \
-     "init $INIT, shuffle $SHUFFLE; runs in $OUT"
+     "lr $LR, init $INIT, shuffle $SHUFFLE; runs in $OUT"
 
 init_args=()
 if [ "$INIT" = nnzoo ]; then
@@ -144,7 +147,7 @@ shuffle_args=()
 [ "$SHUFFLE" = 1 ] || shuffle_args=(--no-shuffle)
 if ! OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-active} "$TORCH_PYTHON" bench/torch_curve.py --model "$MODEL" \
         --train-images "$TRAIN_IMAGES" --pad "$pad" --channels "$channels" --mean "$mean" --std "$std" \
-        --epochs "$EPOCHS" --batch "$BATCH" --lr 0.1 --momentum 0.9 --weight-decay 0.0005 \
+        --epochs "$EPOCHS" --batch "$BATCH" --lr "$LR" --momentum 0.9 --weight-decay 0.0005 \
         --t-max "$t_max" --interval step --seed 42 --threads "$THREADS" \
         "${shuffle_args[@]}" "${init_args[@]}" --out "$OUT/torch.jsonl" >"$OUT/torch.log" 2>&1; then
     echo "curve.sh: FAILED: bench/torch_curve.py (see $OUT/torch.log):" >&2
