@@ -219,6 +219,95 @@ static void gather_patches_avx512(lanes16 d[WXI], const float *in, const float *
 }
 #endif
 
+#if defined(__AVX512F__) && WM == 2
+/* Output tiles move between lanes and planes a run at a time: the lanes
+ * of one run are consecutive tiles of one tile row, so row i of their
+ * 2x2 outputs is one stretch of the plane, tile l's two pixels at
+ * 2l, 2l + 1 of the two registers that interleave outputs (i, 0) and
+ * (i, 1). Each stretch is one masked load or store per register half,
+ * at an address shifted back by 2 * (the run's first lane) so lanes and
+ * columns line up (masked-off elements are not touched). */
+static const int INTERLEAVE_LO[LANES] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+static const int INTERLEAVE_HI[LANES] = {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+static const int EVEN[LANES] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+static const int ODD[LANES] = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+
+/* The run of lanes from la sharing pos[la]'s tile row: its end (one past)
+ * and the mask of its output columns within the plane's width, over the
+ * 32 interleaved elements. */
+static int tile_run(const tile_pos *pos, int la, int wo, unsigned *cols)
+{
+    const tile_pos p = pos[la];
+    int lb = la + 1;
+    while (lb < LANES && pos[lb].n == p.n && pos[lb].oy == p.oy) lb++;
+    int width = WM * (lb - la);
+    if (p.ox + width > wo) width = wo - p.ox;
+    *cols = (unsigned)(((1ull << width) - 1) << (WM * la));
+    return lb;
+}
+
+/* Writes r (output e of tile l in lane l of r[e]) into channel oc of out
+ * for LANES tiles: out = r, or out += r when accumulating. */
+static void scatter_tiles_avx512(float *out, int accumulate, const lanes16 r[WM * WM], int oc,
+                                 const wino_core *k, const tile_pos *pos)
+{
+    const __m512i lo = _mm512_loadu_si512(INTERLEAVE_LO), hi = _mm512_loadu_si512(INTERLEAVE_HI);
+    __m512 rows[WM][2];
+    for (int i = 0; i < WM; i++) {
+        rows[i][0] = _mm512_permutex2var_ps((__m512)r[i * WM], lo, (__m512)r[i * WM + 1]);
+        rows[i][1] = _mm512_permutex2var_ps((__m512)r[i * WM], hi, (__m512)r[i * WM + 1]);
+    }
+    const long plane = (long)k->ho * k->wo;
+    /* Lanes past the last tile (n < 0) come last. */
+    for (int la = 0; la < LANES && pos[la].n >= 0;) {
+        const tile_pos p = pos[la];
+        unsigned cols;
+        const int lb = tile_run(pos, la, k->wo, &cols);
+        float *row = out + ((long)p.n * k->co + oc) * plane + (long)p.oy * k->wo + p.ox - WM * la;
+        for (int i = 0; i < WM && p.oy + i < k->ho; i++, row += k->wo)
+            for (int h = 0; h < 2; h++) {
+                const __mmask16 m = (__mmask16)(cols >> (LANES * h));
+                if (!m) continue;
+                __m512 v = rows[i][h];
+                if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + LANES * h), v);
+                _mm512_mask_storeu_ps(row + LANES * h, m, v);
+            }
+        la = lb;
+    }
+}
+
+/* The inverse gather: g[e] lane l = output e of tile l read from channel
+ * oc of dy, zero outside the plane and, with y given, where y is not
+ * positive (a fused ReLU's mask). */
+static void gather_tiles_avx512(lanes16 g[WM * WM], const float *dy, const float *y, int oc,
+                                const wino_core *k, const tile_pos *pos)
+{
+    __m512 rows[WM][2];
+    for (int i = 0; i < WM; i++) rows[i][0] = rows[i][1] = _mm512_setzero_ps();
+    const long plane = (long)k->ho * k->wo;
+    for (int la = 0; la < LANES && pos[la].n >= 0;) {
+        const tile_pos p = pos[la];
+        unsigned cols;
+        const int lb = tile_run(pos, la, k->wo, &cols);
+        const long at = ((long)p.n * k->co + oc) * plane + (long)p.oy * k->wo + p.ox - WM * la;
+        for (int i = 0; i < WM && p.oy + i < k->ho; i++)
+            for (int h = 0; h < 2; h++) {
+                __mmask16 m = (__mmask16)(cols >> (LANES * h));
+                if (!m) continue;
+                const long a = at + (long)i * k->wo + LANES * h;
+                if (y) m = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + a), _mm512_setzero_ps(), _CMP_GT_OQ);
+                rows[i][h] = _mm512_mask_loadu_ps(rows[i][h], m, dy + a);
+            }
+        la = lb;
+    }
+    const __m512i even = _mm512_loadu_si512(EVEN), odd = _mm512_loadu_si512(ODD);
+    for (int i = 0; i < WM; i++) {
+        g[i * WM] = (lanes16)_mm512_permutex2var_ps(rows[i][0], even, rows[i][1]);
+        g[i * WM + 1] = (lanes16)_mm512_permutex2var_ps(rows[i][0], odd, rows[i][1]);
+    }
+}
+#endif
+
 /* Transforms channel ch of the block's input patches into v (WXI rows of
  * ld floats, the block's tiles along each row). mask, when given, has
  * in's shape: where it is not positive the input reads as zero (a fused
@@ -275,17 +364,18 @@ static void transform_outputs(float *out, int accumulate, const float *m, long l
         lanes16 mv[WXI], r[WM * WM];
         for (int e = 0; e < WXI; e++) mv[e] = load16(m + ((long)e * k->co + oc) * ld + l0);
         output_transform(r, mv);
-        float res[WM * WM][LANES] __attribute__((aligned(64)));
-        for (int e = 0; e < WM * WM; e++) {
-            lanes16 v = r[e];
-            if (!accumulate) {
-                v += bias;
-                /* max(v, 0) as conv2d.c's v > 0 ? v : 0: the comparison's
-                 * all-ones lanes keep v's bits. */
-                if (relu) v = (lanes16)((lanes16i)v & (v > 0.0f));
-            }
-            store16(res[e], v);
+        for (int e = 0; e < WM * WM && !accumulate; e++) {
+            r[e] += bias;
+            /* max(v, 0) as conv2d.c's v > 0 ? v : 0: the comparison's
+             * all-ones lanes keep v's bits. */
+            if (relu) r[e] = (lanes16)((lanes16i)r[e] & (r[e] > 0.0f));
         }
+#if defined(__AVX512F__) && WM == 2
+        scatter_tiles_avx512(out, accumulate, r, oc, k, pos + l0);
+        continue;
+#endif
+        float res[WM * WM][LANES] __attribute__((aligned(64)));
+        for (int e = 0; e < WM * WM; e++) store16(res[e], r[e]);
         for (int l = 0; l < LANES; l++) {
             const tile_pos p = pos[l0 + l];
             if (p.n < 0) continue;
@@ -412,10 +502,19 @@ long nn_conv2d_winograd_backward_scratch(const nn_winograd_geom *q, int threads)
 /* Brings output channel oc's gradient dy (masked by a fused ReLU) of
  * the block's tiles into the Winograd domain: dm = A dy A^T, WXI rows of ld. */
 static void transform_output_grads(float *dm, long ld, const float *dy, const float *y, int oc,
-                                   const nn_winograd_geom *q, const tile_pos *pos, int cnt)
+                                   const nn_winograd_geom *q, const wino_core *k, const tile_pos *pos,
+                                   int cnt)
 {
     const long out_plane = (long)q->oh * q->ow;
     for (int l0 = 0; l0 < cnt; l0 += LANES) {
+#if defined(__AVX512F__) && WM == 2
+        lanes16 dyv[WM * WM], dmv[WXI];
+        gather_tiles_avx512(dyv, dy, q->relu ? y : NULL, oc, k, pos + l0);
+        output_adjoint(dmv, dyv);
+        for (int e = 0; e < WXI; e++) store16(dm + ((long)e * q->o + oc) * ld + l0, dmv[e]);
+        continue;
+#endif
+        (void)k;
         float g[WM * WM][LANES] __attribute__((aligned(64)));
         for (int l = 0; l < LANES; l++) {
             const tile_pos p = pos[l0 + l];
@@ -459,7 +558,7 @@ static void weight_grad_domain(float *du, float *part_du, const float *dy, const
             const int cnt = (int)((k.tiles - t0 < k.block ? k.tiles - t0 : k.block) + LANES - 1) / LANES * LANES;
             tile_positions(pos, &k, t0, cnt);
             for (int ch = 0; ch < q->c; ch++) transform_inputs(v, ld, x, NULL, ch, &k, pos, cnt);
-            for (int oc = 0; oc < q->o; oc++) transform_output_grads(dm, ld, dy, y, oc, q, pos, cnt);
+            for (int oc = 0; oc < q->o; oc++) transform_output_grads(dm, ld, dy, y, oc, q, &k, pos, cnt);
             for (int e = 0; e < WXI; e++)
                 nn_gemm(0, 1, q->o, q->c, cnt, 1.0f, dm + (long)e * q->o * ld, (int)ld,
                         v + (long)e * q->c * ld, (int)ld, 1.0f, pd + (long)e * q->o * q->c, q->c);
