@@ -78,7 +78,7 @@ static int conv_bn_init(conv_bn *u, nn_params *p, const char *prefix, int in, in
 /* conv, BN, ReLU (BN stands between, so the conv's fused ReLU cannot serve). */
 static nn_tensor *conv_bn_relu(const conv_bn *u, nn_tape *t, nn_tensor *x)
 {
-    return nn_relu(t, nn_batchnorm_layer_forward(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x)));
+    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), NN_BN_ACT_RELU);
 }
 
 static nn_status mobilenet_v1_build(nn_model *m, nn_config *cfg)

@@ -86,9 +86,14 @@ static int conv_bn_init_seq(conv_bn *u, nn_params *p, const char *prefix, int in
     return conv_bn_init(u, p, conv, bn, in, out, kernel, stride, groups);
 }
 
+static nn_tensor *conv_bn_act(const conv_bn *u, nn_tape *t, nn_tensor *x, nn_bn_act act)
+{
+    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), act);
+}
+
 static nn_tensor *conv_bn_forward(const conv_bn *u, nn_tape *t, nn_tensor *x)
 {
-    return nn_batchnorm_layer_forward(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x));
+    return conv_bn_act(u, t, x, NN_BN_ACT_NONE);
 }
 
 static int v2_block_init(v2_block *b, nn_params *p, int index, int in, int out, int stride, int t)
@@ -111,8 +116,9 @@ static int v2_block_init(v2_block *b, nn_params *p, int index, int in, int out, 
 static nn_tensor *v2_block_forward(const v2_block *b, nn_tape *t, nn_tensor *x)
 {
     nn_tensor *y = x;
-    if (b->expand) y = nn_relu6(t, conv_bn_forward(&b->pw, t, y));
-    y = nn_relu6(t, conv_bn_forward(&b->dw, t, y));
+    /* relu6(bn(conv)) is one batch-norm op with the ReLU6 fused. */
+    if (b->expand) y = conv_bn_act(&b->pw, t, y, NN_BN_ACT_RELU6);
+    y = conv_bn_act(&b->dw, t, y, NN_BN_ACT_RELU6);
     y = conv_bn_forward(&b->project, t, y);
     return b->residual ? nn_add(t, x, y) : y;
 }
@@ -172,9 +178,9 @@ static nn_status mobilenet_v2_build(nn_model *m, nn_config *cfg)
 static nn_tensor *mobilenet_v2_forward(nn_model *m, nn_tape *t, nn_tensor *x)
 {
     const mobilenet_v2 *net = m->impl;
-    x = nn_relu6(t, conv_bn_forward(&net->stem, t, x));
+    x = conv_bn_act(&net->stem, t, x, NN_BN_ACT_RELU6);
     for (int i = 0; i < V2_BLOCKS; i++) x = v2_block_forward(&net->blocks[i], t, x);
-    x = nn_relu6(t, conv_bn_forward(&net->last, t, x));
+    x = conv_bn_act(&net->last, t, x, NN_BN_ACT_RELU6);
     x = nn_flatten(t, nn_global_avgpool2d(t, x));
     x = nn_dropout_layer_forward(t, x, net->dropout);
     return nn_linear_layer_forward(&net->fc, t, x);

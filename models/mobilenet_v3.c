@@ -112,9 +112,11 @@ static nn_tensor *conv_bn_forward(const conv_bn *u, nn_tape *t, nn_tensor *x)
     return nn_batchnorm_layer_forward(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x));
 }
 
-static nn_tensor *activation(nn_tape *t, nn_tensor *x, int hardswish)
+/* activation(bn(conv(x))): a ReLU is fused into the batch-norm op. */
+static nn_tensor *conv_bn_activation(const conv_bn *u, nn_tape *t, nn_tensor *x, int hardswish)
 {
-    return hardswish ? nn_hardswish(t, x) : nn_relu(t, x);
+    if (hardswish) return nn_hardswish(t, conv_bn_forward(u, t, x));
+    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), NN_BN_ACT_RELU);
 }
 
 static int v3_block_init(v3_block *b, nn_params *p, int index, const v3_row *row, double wm)
@@ -149,8 +151,8 @@ static int v3_block_init(v3_block *b, nn_params *p, int index, const v3_row *row
 static nn_tensor *v3_block_forward(const v3_block *b, nn_tape *t, nn_tensor *x)
 {
     nn_tensor *y = x;
-    if (b->expand) y = activation(t, conv_bn_forward(&b->pw, t, y), b->hardswish);
-    y = activation(t, conv_bn_forward(&b->dw, t, y), b->hardswish);
+    if (b->expand) y = conv_bn_activation(&b->pw, t, y, b->hardswish);
+    y = conv_bn_activation(&b->dw, t, y, b->hardswish);
     if (b->se) {
         /* (N, C, 1, 1) channel weights, broadcast over H and W. */
         nn_tensor *s = nn_global_avgpool2d(t, y);

@@ -71,9 +71,14 @@ static int conv_bn_init(conv_bn *u, nn_params *p, const char *prefix, const char
     return nn_batchnorm_layer_init(&u->bn, p, name, out, NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
 }
 
+static nn_tensor *conv_bn_act(const conv_bn *u, nn_tape *t, nn_tensor *x, nn_bn_act act)
+{
+    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), act);
+}
+
 static nn_tensor *conv_bn_forward(const conv_bn *u, nn_tape *t, nn_tensor *x)
 {
-    return nn_batchnorm_layer_forward(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x));
+    return conv_bn_act(u, t, x, NN_BN_ACT_NONE);
 }
 
 /* Block `layer<stage>.<index>` from `in` channels at `stride`; returns its
@@ -106,9 +111,12 @@ static int block_init(res_block *b, nn_params *p, const resnet_spec *s, int stag
 
 static nn_tensor *block_forward(const res_block *b, int bottleneck, nn_tape *t, nn_tensor *x)
 {
-    nn_tensor *y = nn_relu(t, conv_bn_forward(&b->c1, t, x));
-    y = conv_bn_forward(&b->c2, t, y);
-    if (bottleneck) y = conv_bn_forward(&b->c3, t, nn_relu(t, y));
+    /* relu(bn(conv)) is one batch-norm op with the ReLU fused. */
+    nn_tensor *y = conv_bn_act(&b->c1, t, x, NN_BN_ACT_RELU);
+    if (bottleneck)
+        y = conv_bn_forward(&b->c3, t, conv_bn_act(&b->c2, t, y, NN_BN_ACT_RELU));
+    else
+        y = conv_bn_forward(&b->c2, t, y);
     nn_tensor *shortcut = b->has_down ? conv_bn_forward(&b->down, t, x) : x;
     return nn_relu(t, nn_add(t, y, shortcut));
 }
@@ -145,7 +153,7 @@ static nn_status resnet_build(nn_model *m, nn_config *cfg, const resnet_spec *s)
 static nn_tensor *resnet_forward(nn_model *m, nn_tape *t, nn_tensor *x)
 {
     const resnet *net = m->impl;
-    x = nn_relu(t, conv_bn_forward(&net->stem, t, x));
+    x = conv_bn_act(&net->stem, t, x, NN_BN_ACT_RELU);
     if (!net->cifar) x = nn_maxpool2d(t, x, 3, 2, 1);
     for (int i = 0; i < net->n_blocks; i++) x = block_forward(&net->blocks[i], net->bottleneck, t, x);
     x = nn_flatten(t, nn_global_avgpool2d(t, x));

@@ -167,7 +167,7 @@ static nn_tensor *vgg_forward(nn_model *m, nn_tape *t, nn_tensor *x)
             continue;
         }
         x = nn_conv2d_layer_forward(&l->conv, t, x);
-        if (net->batch_norm) x = nn_relu(t, nn_batchnorm_layer_forward(&l->bn, t, x));
+        if (net->batch_norm) x = nn_batchnorm_layer_forward_act(&l->bn, t, x, NN_BN_ACT_RELU);
     }
     if (net->cifar) return nn_linear_layer_forward(&net->fc[0], t, nn_flatten(t, x));
     /* At 224x224 the map is already 7x7, where the pool is the identity. */

@@ -292,6 +292,53 @@ START_TEST(dropout_statistics)
 }
 END_TEST
 
+/* relu(batchnorm(x)) and relu6(batchnorm(x)) fused in one op give the two
+ * ops' values and gradients bit for bit, in training and eval; the data
+ * reaches past 0 and 6 on both sides and hits 0 exactly. */
+START_TEST(batchnorm_act_equals_batchnorm_then_activation)
+{
+    for (int act = NN_BN_ACT_RELU; act <= NN_BN_ACT_RELU6; act++)
+        for (int eval = 0; eval < 2; eval++) {
+            float *got[2][4];
+            for (int fused = 0; fused < 2; fused++) {
+                nn_tensor *x = tu_random(&arena, 70, -3, 3, NN_SHAPE(4, 3, 5, 6));
+                nn_tensor *w = tu_random(&arena, 71, 1, 4, NN_SHAPE(3));
+                nn_tensor *b = tu_random(&arena, 72, 1, 4, NN_SHAPE(3));
+                nn_tensor *rm = tu_random(&arena, 73, -1, 1, NN_SHAPE(3));
+                nn_tensor *rv = tu_random(&arena, 74, 0.5f, 1.5f, NN_SHAPE(3));
+                x->data[7] = 0.0f;
+                x->requires_grad = w->requires_grad = b->requires_grad = 1;
+                nn_tape t;
+                nn_tape_init(&t, &arena, 1, !eval);
+                nn_tensor *y;
+                if (fused) {
+                    y = nn_batchnorm_act(&t, x, w, b, rm, rv, 0.1f, 1e-5f, (nn_bn_act)act);
+                } else {
+                    y = nn_batchnorm(&t, x, w, b, rm, rv, 0.1f, 1e-5f);
+                    y = act == NN_BN_ACT_RELU ? nn_relu(&t, y) : nn_relu6(&t, y);
+                }
+                ck_assert_ptr_nonnull(y);
+                nn_tensor *dy = tu_random(&arena, 75, -1, 1, NN_SHAPE(4, 3, 5, 6));
+                ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
+                got[fused][0] = y->data;
+                got[fused][1] = x->grad;
+                got[fused][2] = w->grad;
+                got[fused][3] = b->grad;
+                if (fused) {
+                    int zeros = 0, sixes = 0;
+                    for (int i = 0; i < 360; i++) zeros += y->data[i] == 0.0f, sixes += y->data[i] == 6.0f;
+                    ck_assert_int_gt(zeros, 0);
+                    if (act == NN_BN_ACT_RELU6) ck_assert_int_gt(sixes, 0);
+                }
+            }
+            ck_assert_int_eq(memcmp(got[0][0], got[1][0], 360 * sizeof(float)), 0);
+            ck_assert_int_eq(memcmp(got[0][1], got[1][1], 360 * sizeof(float)), 0);
+            ck_assert_int_eq(memcmp(got[0][2], got[1][2], 3 * sizeof(float)), 0);
+            ck_assert_int_eq(memcmp(got[0][3], got[1][3], 3 * sizeof(float)), 0);
+        }
+}
+END_TEST
+
 START_TEST(batchnorm_eval_does_not_touch_running_stats)
 {
     nn_tensor *x = tu_random(&arena, 2, -2, 2, NN_SHAPE(4, 3));
@@ -386,6 +433,7 @@ static Suite *layer_ops_suite(void)
     tcase_add_test(tc, gradcheck_embedding);
     tcase_add_test(tc, gradcheck_dropout);
     tcase_add_test(tc, dropout_statistics);
+    tcase_add_test(tc, batchnorm_act_equals_batchnorm_then_activation);
     tcase_add_test(tc, batchnorm_eval_does_not_touch_running_stats);
     tcase_add_test(tc, bad_inputs_are_errors);
     tcase_add_test(tc, params_buffers_get_no_gradient);

@@ -393,18 +393,18 @@ END_TEST
 START_TEST(vgg_and_alexnet_forward_shapes)
 {
     nn_threads_set(2);
-    /* relus: ReLU nodes, which are the classifier's two and one per conv
-     * with BatchNorm; a conv without BatchNorm fuses its ReLU. */
+    /* relus: ReLU nodes, which are the classifier's two: a conv without
+     * BatchNorm fuses its ReLU, and a BatchNorm fuses the one after it. */
     static const struct { const char *model, *options; int size, convs, relus, pools, fc_in; } cases[] = {
         /* cifar stem: no average pool, one Linear on the 1x1x512 map */
-        {"vgg11_bn", "\"stem\": \"cifar\"", 32, 8, 8, 5, 512},
+        {"vgg11_bn", "\"stem\": \"cifar\"", 32, 8, 0, 5, 512},
         {"vgg16", "\"stem\": \"cifar\"", 32, 13, 0, 5, 512},
-        {"vgg16_bn", "\"stem\": \"cifar\"", 32, 13, 13, 5, 512},
+        {"vgg16_bn", "\"stem\": \"cifar\"", 32, 13, 0, 5, 512},
         /* the imagenet head: the 8x8 map pooled to 7x7, Linears 4096 wide
          * (the full-size heads cost a second each just to initialize; the
          * loss test runs the default AlexNet) */
         {"vgg11", "\"cfg\": [8, \"M\", 16, \"M\"]", 32, 2, 2, 2, 16 * 49},
-        {"vgg11_bn", "\"cfg\": [8, \"M\", 16, 16, \"M\"]", 32, 3, 5, 2, 16 * 49},
+        {"vgg11_bn", "\"cfg\": [8, \"M\", 16, 16, \"M\"]", 32, 3, 2, 2, 16 * 49},
         /* the smallest input, its 1x1 map pooled to 6x6 */
         {"alexnet", "\"channels\": [48, 128, 192, 192, 128], \"hidden\": 64", 63, 5, 2, 3, 128 * 36},
     };

@@ -58,9 +58,16 @@ nn_tensor *nn_conv2d_layer_forward(const nn_conv2d_layer *l, nn_tape *t, nn_tens
 
 nn_tensor *nn_batchnorm_layer_forward(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x)
 {
+    return nn_batchnorm_layer_forward_act(l, t, x, NN_BN_ACT_NONE);
+}
+
+nn_tensor *nn_batchnorm_layer_forward_act(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x,
+                                          nn_bn_act act)
+{
     /* As torch, every forward in training mode counts (and moves the running stats). */
     if (x && t->training) l->num_batches_tracked->data[0] += 1.0f;
-    return nn_batchnorm(t, x, l->weight, l->bias, l->running_mean, l->running_var, l->momentum, l->eps);
+    return nn_batchnorm_act(t, x, l->weight, l->bias, l->running_mean, l->running_var, l->momentum,
+                            l->eps, act);
 }
 
 nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p)

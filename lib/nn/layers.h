@@ -48,6 +48,10 @@ nn_tensor *nn_conv2d_layer_forward(const nn_conv2d_layer *l, nn_tape *t, nn_tens
 /* Batch statistics and a running-stat update in training (t->training,
  * counting the batch in num_batches_tracked), the running stats in eval. x: (N, C), (N, C, L) or (N, C, H, W) -> x's shape. */
 nn_tensor *nn_batchnorm_layer_forward(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x);
+/* The same, then relu or relu6 in the same op (nn_batchnorm_act): what
+ * models write as relu(bn(x)). */
+nn_tensor *nn_batchnorm_layer_forward_act(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x,
+                                          nn_bn_act act);
 
 /* Inverted dropout with probability p and a seed from nn_tape_next_seed,
  * active only in training; x itself otherwise. */

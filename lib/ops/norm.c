@@ -7,12 +7,14 @@
 #include "core/rows.h"
 
 #include <math.h>
+#include <omp.h>
 
 /* Node inputs are at fixed places, NULL when absent: x, weight, bias. */
 enum { IN_X, IN_W, IN_B };
 
 typedef struct norm_saved {
     int batch_stats;   /* the statistics came from x (train): backward goes through them */
+    nn_bn_act act;     /* batch-norm's fused activation */
     int64_t groups;    /* channels (batch-norm) or rows (layer-norm) */
     float *mean, *rstd;
 } norm_saved;
@@ -22,7 +24,7 @@ static norm_saved *saved_new(nn_tape *t, int64_t groups)
     norm_saved *s = nn_arena_alloc(t->arena, sizeof *s);
     float *m = NN_ARENA_NEW(t->arena, float, 2 * groups);
     if (!s || !m) return NULL;
-    *s = (norm_saved){0, groups, m, m + groups};
+    *s = (norm_saved){.groups = groups, .mean = m, .rstd = m + groups};
     return s;
 }
 
@@ -30,6 +32,47 @@ static norm_saved *saved_new(nn_tape *t, int64_t groups)
 
 nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
                         nn_tensor *running_mean, nn_tensor *running_var, float momentum, float eps)
+{
+    return nn_batchnorm_act(t, x, weight, bias, running_mean, running_var, momentum, eps, NN_BN_ACT_NONE);
+}
+
+/* The activation's value, as nn_relu and nn_relu6 compute it. */
+static inline float bn_act(nn_bn_act act, float z)
+{
+    switch (act) {
+    case NN_BN_ACT_RELU: return z > 0.0f ? z : 0.0f;
+    case NN_BN_ACT_RELU6: return z > 0.0f ? (z < 6.0f ? z : 6.0f) : 0.0f;
+    default: return z;
+    }
+}
+
+/* dy's row through the fused activation's mask, in row; dy itself without
+ * one. The mask comes from the activation's input z, recomputed from x by
+ * the forward's own expression (the same bits), which costs less than
+ * reading y. */
+static const float *masked_row(float *row, nn_bn_act act, const float *dy, const float *x, float m,
+                               float r, float g, float b, int64_t n)
+{
+    switch (act) {   /* one loop per case, so each vectorizes */
+    case NN_BN_ACT_RELU:
+        for (int64_t j = 0; j < n; j++) {
+            const float z = (x[j] - m) * r * g + b;
+            row[j] = z > 0.0f ? dy[j] : 0.0f;
+        }
+        return row;
+    case NN_BN_ACT_RELU6:
+        for (int64_t j = 0; j < n; j++) {
+            const float z = (x[j] - m) * r * g + b;
+            row[j] = z > 0.0f && z < 6.0f ? dy[j] : 0.0f;
+        }
+        return row;
+    default: return dy;
+    }
+}
+
+nn_tensor *nn_batchnorm_act(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
+                            nn_tensor *running_mean, nn_tensor *running_var, float momentum,
+                            float eps, nn_bn_act act)
 {
     if (!x) return NULL;
     char xs[64];
@@ -68,6 +111,7 @@ nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *
     norm_saved *s = saved_new(t, c);
     if (!s) return NULL;
     s->batch_stats = batch_stats;
+    s->act = act;
 
     #pragma omp parallel for schedule(static) if (x->numel > (1 << 15))
     for (int ch = 0; ch < c; ch++) {
@@ -97,7 +141,16 @@ nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *
         for (int i = 0; i < n; i++) {
             const float *xp = x->data + ((int64_t)i * c + ch) * inner;
             float *yp = y->data + ((int64_t)i * c + ch) * inner;
-            for (int64_t j = 0; j < inner; j++) yp[j] = (xp[j] - m) * r * g + b;
+            switch (act) {   /* one loop per case, so each vectorizes */
+            case NN_BN_ACT_RELU:
+                for (int64_t j = 0; j < inner; j++) yp[j] = bn_act(NN_BN_ACT_RELU, (xp[j] - m) * r * g + b);
+                break;
+            case NN_BN_ACT_RELU6:
+                for (int64_t j = 0; j < inner; j++) yp[j] = bn_act(NN_BN_ACT_RELU6, (xp[j] - m) * r * g + b);
+                break;
+            default:
+                for (int64_t j = 0; j < inner; j++) yp[j] = (xp[j] - m) * r * g + b;
+            }
         }
     }
     if (nn_tape_record(t, &nn_op_defs[NN_OP_BATCHNORM], y, in, 3, s)) return NULL;
@@ -117,14 +170,25 @@ nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node)
     for (int d = 2; d < x->ndim; d++) inner *= x->shape[d];
     const int64_t count = (int64_t)n * inner;
     const float *dy = y->grad;
-    (void)t;
+    /* With a fused activation, each row of dy goes through its mask into a
+     * per-thread row (in cache), as the activation's own backward would
+     * have made it, once for the sums and once for dx. */
+    const nn_bn_act act = s->act;
+    float *rows = NULL;
+    if (act != NN_BN_ACT_NONE) {
+        rows = NN_ARENA_NEW(t->arena, float, inner * omp_get_max_threads());
+        if (!rows) return NN_ERR_RUNTIME;
+    }
     #pragma omp parallel for schedule(static) if (x->numel > (1 << 15))
     for (int ch = 0; ch < c; ch++) {
         const float m = s->mean[ch], r = s->rstd[ch];
+        const float wc = w ? w->data[ch] : 1.0f, bc = b ? b->data[ch] : 0.0f;
+        float *row = rows ? rows + inner * omp_get_thread_num() : NULL;
         /* sum dy and sum dy xhat, xhat rounded to float as the forward made it. */
         nn_f64x8 dy_lanes = {0}, dyx_lanes = {0};
         for (int i = 0; i < n; i++) {
-            const float *xp = x->data + ((int64_t)i * c + ch) * inner, *gp = dy + ((int64_t)i * c + ch) * inner;
+            const int64_t at = ((int64_t)i * c + ch) * inner;
+            const float *xp = x->data + at, *gp = masked_row(row, act, dy + at, x->data + at, m, r, wc, bc, inner);
             nn_row_sum_f64(&dy_lanes, gp, inner);
             int64_t j = 0;
             for (; j + 8 <= inner; j += 8) {
@@ -143,8 +207,9 @@ nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node)
         const float mg = s->batch_stats ? (float)(sdy / (double)count) : 0.0f;
         const float mgx = s->batch_stats ? (float)(sdyx / (double)count) : 0.0f;
         for (int i = 0; i < n; i++) {
-            const float *xp = x->data + ((int64_t)i * c + ch) * inner, *gp = dy + ((int64_t)i * c + ch) * inner;
-            float *dxp = x->grad + ((int64_t)i * c + ch) * inner;
+            const int64_t at = ((int64_t)i * c + ch) * inner;
+            const float *xp = x->data + at, *gp = masked_row(row, act, dy + at, x->data + at, m, r, wc, bc, inner);
+            float *dxp = x->grad + at;
             for (int64_t j = 0; j < inner; j++)
                 dxp[j] += r * g * (gp[j] - mg - (xp[j] - m) * r * mgx);
         }

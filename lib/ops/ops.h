@@ -276,6 +276,16 @@ nn_status nn_avgpool2d_backward(nn_tape *t, const nn_node *node);
  * y = (x - mean) / sqrt(var + eps) * weight + bias, x's shape. */
 nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
                         nn_tensor *running_mean, nn_tensor *running_var, float momentum, float eps);
+
+/* The activations batch-norm can apply in its own pass. */
+typedef enum nn_bn_act { NN_BN_ACT_NONE, NN_BN_ACT_RELU, NN_BN_ACT_RELU6 } nn_bn_act;
+
+/* nn_batchnorm followed by relu or relu6, in one op: the same values and
+ * gradients as the two ops, bit for bit (relu6's gradient is 0 at 0 and 6
+ * as nn_relu6's), without the intermediate tensor and its two passes. */
+nn_tensor *nn_batchnorm_act(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
+                            nn_tensor *running_mean, nn_tensor *running_var, float momentum,
+                            float eps, nn_bn_act act);
 nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node);
 
 /* Layer normalization over the last norm_ndim dims, as torch's LayerNorm
