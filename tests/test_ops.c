@@ -126,6 +126,9 @@ static const conv_case winograd_cases[] = {
     {"winograd pad 0x2, 24 -> 16", 2, 24, 6, 5, 16, 3, {1, 1, 0, 2, 1, 1, 1, 0}},
     {"winograd fused relu", 3, 16, 7, 9, 16, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
     {"winograd 16x32, 32 -> 32", 3, 32, 16, 32, 32, 3, {1, 1, 1, 1, 1, 1, 1, 0}},
+    /* 2304 tiles: the weight gradient's blocks (2048 tiles at 16 + 16
+     * channels) take two passes over du. */
+    {"winograd 9 samples 32x32", 9, 16, 32, 32, 16, 3, {1, 1, 1, 1, 1, 1, 1, 1}},
 };
 
 static nn_tensor *fn_conv(nn_tape *t, nn_tensor **in, void *ctx)

@@ -14,11 +14,17 @@
 enum { WA = WM + 2, WXI = WA * WA, LANES = 16 };
 /* Tiles per block: a multiple of LANES, from the channel count so one
  * block's transformed input stays near BLOCK_FLOATS (in cache) while the
- * GEMMs stay wide enough. */
-enum { BLOCK_FLOATS = 128 * 1024, MIN_BLOCK = 32, MAX_BLOCK = 256 };
-/* The weight gradient's parts: at most MAX_PARTS, and at most about
- * PARTS_FLOATS floats for all of them unless that leaves fewer than two. */
-enum { MAX_PARTS = 4, PARTS_FLOATS = 16 << 20 };
+ * GEMMs stay wide enough. Every block repacks the whole transformed kernel
+ * (WXI * o * c floats) for its GEMMs, so wide layers need long blocks all
+ * the same: 512 channels on 4x4 planes took 20% more time at 32 tiles a
+ * block than at 128 (a single-thread benchmark of ResNet-18's shapes). */
+enum { BLOCK_FLOATS = 128 * 1024, MIN_BLOCK = 128, MAX_BLOCK = 256 };
+/* The weight gradient's blocks are shared by all threads and sized apart:
+ * their transforms take WXI * (c + o) floats a tile, up to about
+ * WGRAD_FLOATS for a block, and the block's tile count is the GEMMs' inner
+ * dimension (the longer, the fewer passes over du; 4x as many floats was
+ * slower, out of cache, and a quarter no faster). */
+enum { WGRAD_FLOATS = 1 << 20, MAX_WGRAD_BLOCK = 2048 };
 
 /* Transforms work on LANES tiles at once, one tile per lane: GCC's vector
  * extension, one AVX-512 register or two AVX2 ones, the same arithmetic
@@ -457,13 +463,17 @@ static wino_core input_grad_core(const nn_winograd_geom *q)
     return make_core(q->n, q->o, q->oh, q->ow, q->c, q->h, q->w, 2 - q->pad_h, 2 - q->pad_w);
 }
 
-/* How many parts the weight gradient's blocks are cut into: a few, so
- * both threads have work, fewer where a part (WXI * o * c floats) is big. */
-static int weight_grad_parts(const nn_winograd_geom *q, long blocks)
+/* The weight gradient's tiling: the forward's, in blocks of its own size. */
+static wino_core weight_grad_core(const nn_winograd_geom *q)
 {
-    const long part = (long)WXI * q->o * q->c;
-    int parts = part * MAX_PARTS <= PARTS_FLOATS ? MAX_PARTS : 2;
-    return blocks < parts ? (int)blocks : parts;
+    wino_core k = forward_core(q);
+    long b = WGRAD_FLOATS / ((long)WXI * (q->c + q->o)) / LANES * LANES;
+    if (b < LANES) b = LANES;
+    if (b > MAX_WGRAD_BLOCK) b = MAX_WGRAD_BLOCK;
+    const long whole = (k.tiles + LANES - 1) / LANES * LANES;
+    k.block = (int)(whole < b ? whole : b);
+    k.blocks = (k.tiles + k.block - 1) / k.block;
+    return k;
 }
 
 int nn_conv2d_winograd_fits(int c, int o, int kh, int kw, nn_conv2d_args a)
@@ -492,11 +502,11 @@ void nn_conv2d_winograd_forward(float *y, const float *x, const float *w, const 
 
 long nn_conv2d_winograd_backward_scratch(const nn_winograd_geom *q, int threads)
 {
-    const wino_core kx = input_grad_core(q), kw = forward_core(q);
+    const wino_core kx = input_grad_core(q), kw = weight_grad_core(q);
     const long per_dx = (long)threads * WXI * (kx.ci + kx.co) * kx.block;
-    const long per_dw = (long)threads * WXI * (kw.ci + kw.co) * kw.block;
+    const long per_dw = (long)WXI * (kw.ci + kw.co) * kw.block;
     const long du = (long)WXI * q->o * q->c;
-    return du * (1 + weight_grad_parts(q, kw.blocks)) + (per_dx > per_dw ? per_dx : per_dw);
+    return du + (per_dx > per_dw ? per_dx : per_dw);
 }
 
 /* Brings output channel oc's gradient dy (masked by a fused ReLU) of
@@ -535,41 +545,33 @@ static void transform_output_grads(float *dm, long ld, const float *dy, const fl
 }
 
 /* The weight gradient in the Winograd domain: du (WXI x o x c) = sum over
- * tiles of dm (A dy A^T) times v (B^T x B). The blocks are cut into parts
- * by the shapes alone; one thread sums a part's blocks in order into the
- * part's own slot (part_du), and the slots are added in part order, so the
- * result does not depend on the thread count. */
-static void weight_grad_domain(float *du, float *part_du, const float *dy, const float *x,
-                               const float *y, const nn_winograd_geom *q, float *scratch)
+ * tiles of dm (A dy A^T) times v (B^T x B). All threads transform one
+ * block together (channel by channel), then each point's GEMM adds the
+ * block into du[e]: every du[e] sums the blocks in order within one GEMM
+ * call at a time, so the result does not depend on the thread count, and
+ * no thread needs a du of its own. */
+static void weight_grad_domain(float *du, const float *dy, const float *x, const float *y,
+                               const nn_winograd_geom *q, float *scratch)
 {
-    const wino_core k = forward_core(q);
-    const long ld = k.block, per_thread = (long)WXI * (q->c + q->o) * ld;
-    const long part_size = (long)WXI * q->o * q->c;
-    const int parts = weight_grad_parts(q, k.blocks);
-    const long per_part = (k.blocks + parts - 1) / parts;
-    #pragma omp parallel for schedule(static)
-    for (int part = 0; part < parts; part++) {
-        float *v = scratch + (long)omp_get_thread_num() * per_thread;
-        float *dm = v + (long)WXI * q->c * ld, *pd = part_du + part * part_size;
-        memset(pd, 0, sizeof(float) * (size_t)part_size);
-        tile_pos pos[MAX_BLOCK];
-        for (long b = part * per_part; b < (part + 1) * per_part && b < k.blocks; b++) {
-            const long t0 = b * k.block;
-            const int cnt = (int)((k.tiles - t0 < k.block ? k.tiles - t0 : k.block) + LANES - 1) / LANES * LANES;
-            tile_positions(pos, &k, t0, cnt);
+    const wino_core k = weight_grad_core(q);
+    const long ld = k.block;
+    float *v = scratch, *dm = v + (long)WXI * q->c * ld;
+    tile_pos pos[MAX_WGRAD_BLOCK];
+    for (long b = 0; b < k.blocks; b++) {
+        const long t0 = b * k.block;
+        const int cnt = (int)((k.tiles - t0 < k.block ? k.tiles - t0 : k.block) + LANES - 1) / LANES * LANES;
+        tile_positions(pos, &k, t0, cnt);
+        #pragma omp parallel
+        {
+            #pragma omp for schedule(static)
             for (int ch = 0; ch < q->c; ch++) transform_inputs(v, ld, x, NULL, ch, &k, pos, cnt);
+            #pragma omp for schedule(static)
             for (int oc = 0; oc < q->o; oc++) transform_output_grads(dm, ld, dy, y, oc, q, &k, pos, cnt);
+            #pragma omp for schedule(static)
             for (int e = 0; e < WXI; e++)
                 nn_gemm(0, 1, q->o, q->c, cnt, 1.0f, dm + (long)e * q->o * ld, (int)ld,
-                        v + (long)e * q->c * ld, (int)ld, 1.0f, pd + (long)e * q->o * q->c, q->c);
+                        v + (long)e * q->c * ld, (int)ld, b ? 1.0f : 0.0f, du + (long)e * q->o * q->c, q->c);
         }
-    }
-    #pragma omp parallel for schedule(static)
-    for (long i0 = 0; i0 < part_size; i0 += 4096) {
-        const long i1 = i0 + 4096 < part_size ? i0 + 4096 : part_size;
-        for (long i = i0; i < i1; i++) du[i] = part_du[i];
-        for (int part = 1; part < parts; part++)
-            for (long i = i0; i < i1; i++) du[i] += part_du[part * part_size + i];
     }
 }
 
@@ -599,8 +601,7 @@ void nn_conv2d_winograd_backward(float *dx, float *dw, float *db, const float *d
                                  float *scratch)
 {
     const long du_size = (long)WXI * q->o * q->c;
-    float *u = scratch, *part_du = u + du_size;
-    float *work = part_du + du_size * weight_grad_parts(q, forward_core(q).blocks);
+    float *u = scratch, *work = u + du_size;
     const float *mask = q->relu ? y : NULL;
     if (db) {
         const long plane = (long)q->oh * q->ow;
@@ -626,7 +627,7 @@ void nn_conv2d_winograd_backward(float *dx, float *dw, float *db, const float *d
         core_forward(dx, 1, dy, mask, u, NULL, 0, &k, work);
     }
     if (dw) {
-        weight_grad_domain(u, part_du, dy, x, y, q, work);
+        weight_grad_domain(u, dy, x, y, q, work);
         weight_grad_from_domain(dw, u, q->o, q->c);
     }
 }
