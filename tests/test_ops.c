@@ -396,6 +396,51 @@ START_TEST(maxpool2d_2x2_matches_reference)
 }
 END_TEST
 
+/* Every other kernel, stride and padding: the vectorized rows against a
+ * plain reference on rows longer than one vector, with ties (the first
+ * maximum in row-major order wins) and a NaN (which beats numbers, as in
+ * PyTorch), padding included. */
+START_TEST(maxpool2d_general_matches_reference)
+{
+    static const struct { int k, s, p, w; } cases[] = {
+        {3, 2, 1, 5}, {3, 2, 1, 41}, {3, 1, 1, 34}, {3, 2, 0, 55}, {5, 3, 2, 23}, {2, 1, 0, 17},
+    };
+    const int k = cases[_i].k, st = cases[_i].s, pd = cases[_i].p, w = cases[_i].w, h = 7;
+    const int oh = (h + 2 * pd - k) / st + 1, ow = (w + 2 * pd - k) / st + 1;
+    nn_tensor *x = tu_random(&arena, 300 + _i, -1, 1, NN_SHAPE(2, 2, h, w));
+    for (long j = 0; j < x->numel; j++) x->data[j] = (float)(int)(x->data[j] * 3); /* ties */
+    x->data[w + 3] = NAN;
+    nn_tape t;
+    nn_tape_init(&t, &arena, 1, 1);
+    x->requires_grad = 1;
+    nn_tensor *y = nn_maxpool2d(&t, x, k, st, pd);
+    ck_assert_ptr_nonnull(y);
+    int bad = 0;
+    float *hits = calloc((size_t)x->numel, sizeof(float));
+    for (int pl = 0; pl < 4; pl++)
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                const float *xp = x->data + (long)pl * h * w;
+                int best = -1;
+                for (int iy = oy * st - pd; iy < oy * st - pd + k; iy++)
+                    for (int ix = ox * st - pd; ix < ox * st - pd + k; ix++) {
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        float v = xp[iy * w + ix];
+                        if (best < 0 || v > xp[best] || (isnan(v) && !isnan(xp[best]))) best = iy * w + ix;
+                    }
+                const float got = y->data[((long)pl * oh + oy) * ow + ox];
+                if (!(got == xp[best] || (isnan(got) && isnan(xp[best])))) bad++;
+                hits[(long)pl * h * w + best] += 1.0f;
+            }
+    ck_assert_int_eq(bad, 0);
+    /* The argmax: a gradient of ones lands on each output's winner. */
+    nn_tensor *dy = tu_random(&arena, 400, 1, 1, y->ndim, y->shape);
+    ck_assert_int_eq(nn_tape_backward_from(&t, y, dy->data), NN_OK);
+    ck_assert(tu_close("maxpool2d winners", x->grad, hits, x->numel, 0, 0));
+    free(hits);
+}
+END_TEST
+
 START_TEST(maxpool2d_forward_values)
 {
     float xd[16] = {1, 5, 2, 0, 3, 4, 8, 1, 0, 0, 1, 1, 9, 0, 1, 7}, want[4] = {5, 8, 9, 7};
@@ -515,6 +560,7 @@ static Suite *ops_suite(void)
     tcase_add_test(tc, conv2d_rejects_channel_mismatch);
     tcase_add_loop_test(tc, maxpool2d_gradient, 0, 3);
     tcase_add_loop_test(tc, maxpool2d_2x2_matches_reference, 0, 4);
+    tcase_add_loop_test(tc, maxpool2d_general_matches_reference, 0, 6);
     tcase_add_test(tc, maxpool2d_forward_values);
     tcase_add_test(tc, relu_gradient);
     tcase_add_test(tc, flatten_gradient);

@@ -66,6 +66,50 @@ static void pool2x2_row(float *restrict y, int32_t *restrict argmax, const float
     }
 }
 
+#if defined(__AVX512F__)
+/* Any kernel, stride and padding, one output row, 16 outputs at a time:
+ * each tap is a gather of 16 pixels; the taps are visited in the scalar
+ * loop's order (window rows, then columns) with its rule (the first
+ * in-image pixel, then `beats`), lane by lane, so the results are the
+ * same. */
+static void pool_row_avx512(float *y, int32_t *argmax, const float *xp, const pool_geom *q, int oy)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int ox = 0; ox < q->ow; ox += 16) {
+        const int n = q->ow - ox < 16 ? q->ow - ox : 16;
+        const __mmask16 live = (__mmask16)((1u << n) - 1u);
+        /* Input column of kernel column 0, per lane. */
+        const __m512i col0 = _mm512_sub_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32(ox)),
+                                                                 _mm512_set1_epi32(q->stride)),
+                                              _mm512_set1_epi32(q->pad));
+        __m512 best = _mm512_setzero_ps();
+        __m512i at = _mm512_setzero_si512();
+        __mmask16 have = 0;
+        for (int ki = 0; ki < q->kernel; ki++) {
+            const int iy = oy * q->stride - q->pad + ki;
+            if (iy < 0 || iy >= q->h) continue;
+            for (int kj = 0; kj < q->kernel; kj++) {
+                const __m512i col = _mm512_add_epi32(col0, _mm512_set1_epi32(kj));
+                const __mmask16 in = live & _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
+                                     _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(q->w));
+                const __m512i idx = _mm512_add_epi32(col, _mm512_set1_epi32(iy * q->w));
+                const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, idx, xp, 4);
+                /* beats(v, best): v > best, or v is NaN and best is not. */
+                const __mmask16 wins = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |
+                                       (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) &
+                                        _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+                const __mmask16 take = in & (__mmask16)(~have | wins);
+                best = _mm512_mask_mov_ps(best, take, v);
+                at = _mm512_mask_mov_epi32(at, take, idx);
+                have |= in;
+            }
+        }
+        _mm512_mask_storeu_ps(y + ox, live, best);
+        if (argmax) _mm512_mask_storeu_epi32(argmax + ox, live, at);
+    }
+}
+#endif
+
 /* y, argmax: (planes, oh, ow) from x: (planes, h, w). argmax is the index of
  * the winning pixel within its plane; the first maximum wins ties, as in
  * PyTorch. The window is clipped to the image once per output, so the inner
@@ -84,6 +128,10 @@ static void maxpool2d_forward(float *y, int32_t *argmax, const float *x, const p
                             xp + (2 * oy + 1) * q->w, 2 * oy * q->w, q->w, q->ow);
                 continue;
             }
+#if defined(__AVX512F__)
+            pool_row_avx512(yp + oy * q->ow, ap ? ap + oy * q->ow : NULL, xp, q, oy);
+            continue;
+#endif
             int y0 = oy * q->stride - q->pad, y1 = y0 + q->kernel;
             if (y0 < 0) y0 = 0;
             if (y1 > q->h) y1 = q->h;
