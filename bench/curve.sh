@@ -18,19 +18,20 @@
 #           starts from (`nnzoo train --init-only`), so the curves differ only
 #           by batch order and rounding; with INIT=torch each side draws its
 #           own (torchvision's init, which nnzoo's copies in distribution)
-#   order   SHUFFLE=1 (default): each side reshuffles every epoch with its own
-#           seeded generator; SHUFFLE=0: both in file order (the same batches)
+#   order   SHUFFLE=0 (default): both in file order (the same batches);
+#           SHUFFLE=1: each side reshuffles every epoch with its own seeded
+#           generator
 # Both sides run on 2 threads, one after the other.
 #
 # Environment:
 #   NNZOO         the nnzoo binary (default ./nnzoo)
 #   TORCH_PYTHON  Debian's python with python3-torch (default /usr/bin/python3)
 #   CONFIG        the nnzoo config (default configs/resnet18_fashion_mnist.json)
-#   TRAIN_IMAGES  training images (default 4000)
+#   TRAIN_IMAGES  training images (default 10000)
 #   EPOCHS        epochs (default 3)
 #   INIT          nnzoo or torch (default nnzoo)
-#   SHUFFLE       1 or 0 (default 1)
-#   LR            SGD's learning rate (default 0.1)
+#   SHUFFLE       1 or 0 (default 0)
+#   LR            SGD's learning rate (default 0.02)
 #   OUT           where the runs go (default runs/curve-<date>-<time>; must not exist)
 #   BAR           the largest acceptable gap, in accuracy points (default 1)
 #
@@ -43,12 +44,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NNZOO=${NNZOO:-./nnzoo}
 TORCH_PYTHON=${TORCH_PYTHON:-/usr/bin/python3}
 CONFIG=${CONFIG:-configs/resnet18_fashion_mnist.json}
-TRAIN_IMAGES=${TRAIN_IMAGES:-4000}
+TRAIN_IMAGES=${TRAIN_IMAGES:-10000}
 EPOCHS=${EPOCHS:-3}
 INIT=${INIT:-nnzoo}
-SHUFFLE=${SHUFFLE:-1}
+SHUFFLE=${SHUFFLE:-0}
 BAR=${BAR:-1}
-LR=${LR:-0.1}
+LR=${LR:-0.02}
 BATCH=128
 THREADS=2
 MODEL=resnet18
