@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "io/config.h"
+#include "models/mobilenet_options.h"
 #include "models/models.h"
 #include "nn/layers.h"
 
@@ -123,30 +124,12 @@ static nn_tensor *v2_block_forward(const v2_block *b, nn_tape *t, nn_tensor *x)
     return b->residual ? nn_add(t, x, y) : y;
 }
 
-/* model.width_mult, model.dropout and model.stem; errors name the key. */
-static nn_status read_options(nn_config *cfg, double *width_mult, float *dropout, int *stem_stride)
-{
-    static const char *const stems[] = {"imagenet", "cifar", NULL};
-    const char *stem;
-    double p;
-    NN_TRY(nn_config_number(cfg, "model.width_mult", 1.0, 0.01, 10.0, width_mult));
-    NN_TRY(nn_config_number(cfg, "model.dropout", 0.2, 0.0, 1.0, &p));
-    /* p = 1 would scale the kept nothing by 1 / 0. */
-    if (p >= 1.0)
-        return nn_error(NN_ERR_INPUT, "%s: model.dropout: expected a number in [0, 1), found %g",
-                        nn_config_origin(cfg), p);
-    NN_TRY(nn_config_string(cfg, "model.stem", "imagenet", stems, &stem));
-    *dropout = (float)p;
-    *stem_stride = stem[0] == 'c' ? 1 : 2;
-    return NN_OK;
-}
-
 static nn_status mobilenet_v2_build(nn_model *m, nn_config *cfg)
 {
     double wm = 1.0;
     float dropout = 0.0f;
     int stem_stride = 2;
-    NN_TRY(read_options(cfg, &wm, &dropout, &stem_stride));
+    NN_TRY(nn_mobilenet_read_options(cfg, &wm, &dropout, &stem_stride));
     mobilenet_v2 *net = nn_arena_calloc(m->params.arena, sizeof *net);
     if (!net) return NN_ERR_RUNTIME;
     net->dropout = dropout;
