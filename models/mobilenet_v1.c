@@ -41,10 +41,7 @@ static const int v1_blocks[V1_BLOCKS][2] = {
     {512, 1}, {512, 1}, {512, 1}, {512, 1}, {1024, 2}, {1024, 1},
 };
 
-typedef struct conv_bn {
-    nn_conv2d_layer conv;
-    nn_batchnorm_layer bn;
-} conv_bn;
+typedef nn_conv_bn_layer conv_bn;
 
 typedef struct mobilenet_v1 {
     conv_bn stem;
@@ -64,21 +61,18 @@ static int depth(int channels, double width_mult)
 static int conv_bn_init(conv_bn *u, nn_params *p, const char *prefix, int in, int out, int kernel,
                         int stride, int groups)
 {
-    char name[128];
-    nn_conv2d_args a = nn_conv2d_simple(stride, (kernel - 1) / 2);
-    a.groups = groups;
-    nn_init w = nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_LEAKY_RELU);
-    snprintf(name, sizeof name, "%s.0", prefix);
-    if (nn_conv2d_layer_init_with(&u->conv, p, name, in, out, kernel, a, 0, w, nn_init_zeros()))
-        return -1;
-    snprintf(name, sizeof name, "%s.1", prefix);
-    return nn_batchnorm_layer_init(&u->bn, p, name, out, NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
+    char conv_name[128], bn_name[128];
+    snprintf(conv_name, sizeof conv_name, "%s.0", prefix);
+    snprintf(bn_name, sizeof bn_name, "%s.1", prefix);
+    return nn_conv_bn_layer_init(u, p, conv_name, bn_name, in, out, kernel, stride, groups,
+                                 nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_LEAKY_RELU),
+                                 NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
 }
 
 /* conv, BN, ReLU (BN stands between, so the conv's fused ReLU cannot serve). */
 static nn_tensor *conv_bn_relu(const conv_bn *u, nn_tape *t, nn_tensor *x)
 {
-    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), NN_BN_ACT_RELU);
+    return nn_conv_bn_layer_forward(u, t, x, NN_BN_ACT_RELU);
 }
 
 static nn_status mobilenet_v1_build(nn_model *m, nn_config *cfg)

@@ -34,10 +34,7 @@ static const int v2_setting[][4] = {
     {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1},
 };
 
-typedef struct conv_bn {
-    nn_conv2d_layer conv;
-    nn_batchnorm_layer bn;
-} conv_bn;
+typedef nn_conv_bn_layer conv_bn;
 
 typedef struct v2_block {
     int expand;              /* has the 1x1 expansion conv */
@@ -68,12 +65,9 @@ static int make_divisible(double v, int divisor)
 static int conv_bn_init(conv_bn *u, nn_params *p, const char *conv_name, const char *bn_name, int in,
                         int out, int kernel, int stride, int groups)
 {
-    nn_conv2d_args a = nn_conv2d_simple(stride, (kernel - 1) / 2);
-    a.groups = groups;
-    nn_init w = nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_LEAKY_RELU);
-    if (nn_conv2d_layer_init_with(&u->conv, p, conv_name, in, out, kernel, a, 0, w, nn_init_zeros()))
-        return -1;
-    return nn_batchnorm_layer_init(&u->bn, p, bn_name, out, NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
+    return nn_conv_bn_layer_init(u, p, conv_name, bn_name, in, out, kernel, stride, groups,
+                                 nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_LEAKY_RELU),
+                                 NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
 }
 
 /* As conv_bn_init, named <prefix>.0 (conv) and <prefix>.1 (BN): torchvision's
@@ -89,7 +83,7 @@ static int conv_bn_init_seq(conv_bn *u, nn_params *p, const char *prefix, int in
 
 static nn_tensor *conv_bn_act(const conv_bn *u, nn_tape *t, nn_tensor *x, nn_bn_act act)
 {
-    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), act);
+    return nn_conv_bn_layer_forward(u, t, x, act);
 }
 
 static nn_tensor *conv_bn_forward(const conv_bn *u, nn_tape *t, nn_tensor *x)

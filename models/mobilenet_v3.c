@@ -56,10 +56,7 @@ static const v3_row v3_small[] = {
     {96, 5, 576, 96, 1, 1, 1},  {96, 5, 576, 96, 1, 1, 1},
 };
 
-typedef struct conv_bn {
-    nn_conv2d_layer conv;
-    nn_batchnorm_layer bn;
-} conv_bn;
+typedef nn_conv_bn_layer conv_bn;
 
 typedef struct v3_block {
     int expand, se, hardswish, residual;
@@ -99,25 +96,24 @@ static int conv_init(nn_conv2d_layer *l, nn_params *p, const char *name, int in,
 static int conv_bn_init(conv_bn *u, nn_params *p, const char *prefix, int in, int out, int kernel,
                         int stride, int groups)
 {
-    char name[128];
-    nn_conv2d_args a = nn_conv2d_simple(stride, (kernel - 1) / 2);
-    a.groups = groups;
-    snprintf(name, sizeof name, "%s.0", prefix);
-    if (conv_init(&u->conv, p, name, in, out, kernel, a, 0)) return -1;
-    snprintf(name, sizeof name, "%s.1", prefix);
-    return nn_batchnorm_layer_init(&u->bn, p, name, out, V3_BN_MOMENTUM, V3_BN_EPS);
+    char conv_name[128], bn_name[128];
+    snprintf(conv_name, sizeof conv_name, "%s.0", prefix);
+    snprintf(bn_name, sizeof bn_name, "%s.1", prefix);
+    return nn_conv_bn_layer_init(u, p, conv_name, bn_name, in, out, kernel, stride, groups,
+                                 nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_LEAKY_RELU),
+                                 V3_BN_MOMENTUM, V3_BN_EPS);
 }
 
 static nn_tensor *conv_bn_forward(const conv_bn *u, nn_tape *t, nn_tensor *x)
 {
-    return nn_batchnorm_layer_forward(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x));
+    return nn_conv_bn_layer_forward(u, t, x, NN_BN_ACT_NONE);
 }
 
 /* activation(bn(conv(x))): a ReLU is fused into the batch-norm op. */
 static nn_tensor *conv_bn_activation(const conv_bn *u, nn_tape *t, nn_tensor *x, int hardswish)
 {
     if (hardswish) return nn_hardswish(t, conv_bn_forward(u, t, x));
-    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), NN_BN_ACT_RELU);
+    return nn_conv_bn_layer_forward(u, t, x, NN_BN_ACT_RELU);
 }
 
 static int v3_block_init(v3_block *b, nn_params *p, int index, const v3_row *row, double wm)

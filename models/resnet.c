@@ -31,10 +31,7 @@
 
 enum { RESNET_STAGES = 4, RESNET_STEM = 64, BOTTLENECK_EXPANSION = 4 };
 
-typedef struct conv_bn {
-    nn_conv2d_layer conv;
-    nn_batchnorm_layer bn;
-} conv_bn;
+typedef nn_conv_bn_layer conv_bn;
 
 typedef struct res_block {
     conv_bn c1, c2, c3;       /* c3: bottlenecks only */
@@ -60,20 +57,17 @@ typedef struct resnet_spec {
 static int conv_bn_init(conv_bn *u, nn_params *p, const char *prefix, const char *conv,
                         const char *bn, int in, int out, int kernel, int stride, int groups)
 {
-    char name[96];
-    nn_conv2d_args a = nn_conv2d_simple(stride, (kernel - 1) / 2);
-    a.groups = groups;
-    snprintf(name, sizeof name, "%s%s", prefix, conv);
-    nn_init w = nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_RELU);
-    if (nn_conv2d_layer_init_with(&u->conv, p, name, in, out, kernel, a, 0, w, nn_init_zeros()))
-        return -1;
-    snprintf(name, sizeof name, "%s%s", prefix, bn);
-    return nn_batchnorm_layer_init(&u->bn, p, name, out, NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
+    char conv_name[96], bn_name[96];
+    snprintf(conv_name, sizeof conv_name, "%s%s", prefix, conv);
+    snprintf(bn_name, sizeof bn_name, "%s%s", prefix, bn);
+    return nn_conv_bn_layer_init(u, p, conv_name, bn_name, in, out, kernel, stride, groups,
+                                 nn_init_kaiming_normal(0.0, NN_INIT_FAN_OUT, NN_NONLIN_RELU),
+                                 NN_BATCHNORM_MOMENTUM, NN_BATCHNORM_EPS);
 }
 
 static nn_tensor *conv_bn_act(const conv_bn *u, nn_tape *t, nn_tensor *x, nn_bn_act act)
 {
-    return nn_batchnorm_layer_forward_act(&u->bn, t, nn_conv2d_layer_forward(&u->conv, t, x), act);
+    return nn_conv_bn_layer_forward(u, t, x, act);
 }
 
 static nn_tensor *conv_bn_forward(const conv_bn *u, nn_tape *t, nn_tensor *x)

@@ -70,6 +70,22 @@ nn_tensor *nn_batchnorm_layer_forward_act(const nn_batchnorm_layer *l, nn_tape *
                             l->eps, act);
 }
 
+int nn_conv_bn_layer_init(nn_conv_bn_layer *l, nn_params *p, const char *conv_name, const char *bn_name,
+                          int in, int out, int kernel, int stride, int groups, nn_init weight_init,
+                          float bn_momentum, float bn_eps)
+{
+    nn_conv2d_args a = nn_conv2d_simple(stride, (kernel - 1) / 2);
+    a.groups = groups;
+    if (nn_conv2d_layer_init_with(&l->conv, p, conv_name, in, out, kernel, a, 0, weight_init, nn_init_zeros()))
+        return -1;
+    return nn_batchnorm_layer_init(&l->bn, p, bn_name, out, bn_momentum, bn_eps);
+}
+
+nn_tensor *nn_conv_bn_layer_forward(const nn_conv_bn_layer *l, nn_tape *t, nn_tensor *x, nn_bn_act act)
+{
+    return nn_batchnorm_layer_forward_act(&l->bn, t, nn_conv2d_layer_forward(&l->conv, t, x), act);
+}
+
 nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p)
 {
     if (!t->training || p == 0.0f) return x;

@@ -53,6 +53,22 @@ nn_tensor *nn_batchnorm_layer_forward(const nn_batchnorm_layer *l, nn_tape *t, n
 nn_tensor *nn_batchnorm_layer_forward_act(const nn_batchnorm_layer *l, nn_tape *t, nn_tensor *x,
                                           nn_bn_act act);
 
+/* A bias-free Conv2d with padding (kernel - 1) / 2 and the BatchNorm2d
+ * after it, the unit ResNet and MobileNet are built of; the conv's keys are
+ * <conv_name>.weight, the norm's <bn_name>.*. */
+typedef struct nn_conv_bn_layer {
+    nn_conv2d_layer conv;
+    nn_batchnorm_layer bn;
+} nn_conv_bn_layer;
+
+/* The conv's weight from weight_init. Returns 0, or -1 when the arena is full. */
+int nn_conv_bn_layer_init(nn_conv_bn_layer *l, nn_params *p, const char *conv_name, const char *bn_name,
+                          int in, int out, int kernel, int stride, int groups, nn_init weight_init,
+                          float bn_momentum, float bn_eps);
+
+/* act(bn(conv(x))), the activation fused into the batch-norm op. */
+nn_tensor *nn_conv_bn_layer_forward(const nn_conv_bn_layer *l, nn_tape *t, nn_tensor *x, nn_bn_act act);
+
 /* Inverted dropout with probability p and a seed from nn_tape_next_seed,
  * active only in training; x itself otherwise. */
 nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p);
