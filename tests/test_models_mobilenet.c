@@ -103,50 +103,12 @@ START_TEST(parameter_counts_at_1000_classes)
 }
 END_TEST
 
-/* Checks every state_dict entry against GOLDEN_DIR<name>_keys.txt, in
- * order: key and shape. Returns the number of mismatches (printed). */
+/* GOLDEN_DIR<name>_keys.txt against p (tu_compare_state_dict). */
 static int compare_keys(const char *name, const nn_params *p)
 {
-    char path[256], line[512];
+    char path[256];
     snprintf(path, sizeof path, GOLDEN_DIR "%s_keys.txt", name);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s (run tests/golden/torchvision_mobilenet_keys.py)", path);
-    int i = 0, bad = 0;
-    long long params = -1;
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') {
-            sscanf(line, "# params %lld", &params);
-            continue;
-        }
-        char *save = NULL, *key = strtok_r(line, " \n", &save);
-        if (!key) continue;
-        int shape[NN_MAX_DIMS], ndim = 0;
-        for (char *d; (d = strtok_r(NULL, " \n", &save));) {
-            ck_assert_int_lt(ndim, NN_MAX_DIMS);
-            shape[ndim++] = atoi(d);
-        }
-        if (i >= p->count) {
-            if (bad++ < 5) printf("%s: missing entry %d `%s`\n", name, i, key);
-            i++;
-            continue;
-        }
-        const nn_tensor *x = p->items[i++];
-        char got[64], want[64];
-        nn_shape_str(got, sizeof got, x->ndim, x->shape);
-        nn_shape_str(want, sizeof want, ndim, shape);
-        if (strcmp(x->name, key) || strcmp(got, want))
-            if (bad++ < 5) printf("%s: entry %d is `%s` %s, torch has `%s` %s\n", name, i - 1, x->name, got, key, want);
-    }
-    fclose(f);
-    if (i != p->count) {
-        printf("%s: %d entries, torch has %d\n", name, p->count, i);
-        bad++;
-    }
-    if (params != p->total) {
-        printf("%s: %lld parameters, torch has %lld\n", name, (long long)p->total, params);
-        bad++;
-    }
-    return bad;
+    return tu_compare_state_dict(path, name, p);
 }
 
 START_TEST(state_dict_keys_and_shapes_equal_torchvision)

@@ -8,6 +8,7 @@
 
 #include "core/rng.h"
 #include "io/safetensors.h"
+#include "nn/params.h"
 
 #include <check.h>
 
@@ -367,4 +368,50 @@ void tu_cases_close(tu_cases *c, const char *label)
     ck_assert_msg(c->n > 0, "%s has no golden case", label);
     ck_assert_msg(c->ok, "%s: differs from PyTorch%s (see above)", label,
                   c->n_gradchecks ? " or from finite differences" : "");
+}
+
+int tu_compare_state_dict(const char *keys_file, const char *name, const struct nn_params *p)
+{
+    char line[512];
+    FILE *f = fopen(keys_file, "r");
+    ck_assert_msg(f != NULL, "cannot open %s (written by the torchvision_*keys.py scripts in tests/golden/)",
+                  keys_file);
+    int i = 0, bad = 0;
+    long long params = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') {
+            sscanf(line, "# params %lld", &params);
+            continue;
+        }
+        char *save = NULL, *key = strtok_r(line, " \n", &save);
+        if (!key) continue;
+        int shape[NN_MAX_DIMS], ndim = 0;
+        for (char *d; (d = strtok_r(NULL, " \n", &save));) {
+            ck_assert_int_lt(ndim, NN_MAX_DIMS);
+            shape[ndim++] = atoi(d);
+        }
+        if (i >= p->count) {
+            if (bad++ < 5) printf("%s: missing entry %d `%s`\n", name, i, key);
+            i++;
+            continue;
+        }
+        const nn_tensor *x = p->items[i++];
+        char got[64], want[64];
+        nn_shape_str(got, sizeof got, x->ndim, x->shape);
+        nn_shape_str(want, sizeof want, ndim, shape);
+        if (strcmp(x->name, key) || strcmp(got, want))
+            if (bad++ < 5)
+                printf("%s: entry %d is `%s` %s, torch has `%s` %s\n", name, i - 1, x->name, got,
+                       key, want);
+    }
+    fclose(f);
+    if (i != p->count) {
+        printf("%s: %d entries, torch has %d\n", name, p->count, i);
+        bad++;
+    }
+    if (params != p->total) {
+        printf("%s: %lld parameters, torch has %lld\n", name, (long long)p->total, params);
+        bad++;
+    }
+    return bad;
 }

@@ -189,4 +189,12 @@ void tu_cases_print(const tu_cases *c);
  * case ran or any failed. */
 void tu_cases_close(tu_cases *c, const char *label);
 
+/* Checks every state_dict entry of p against keys_file (tests/golden/
+ * <model>_keys.txt: "key dim dim ..." lines in order and a "# params N"
+ * line, written by the torchvision_*keys.py scripts): key and shape of
+ * each, the entry count and the trainable count. Returns the number of
+ * mismatches, the first few printed under `name`. */
+struct nn_params;
+int tu_compare_state_dict(const char *keys_file, const char *name, const struct nn_params *p);
+
 #endif
