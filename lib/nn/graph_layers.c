@@ -4,20 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Declares `<prefix>.<suffix>`; NULL (message set) when the name does not
- * fit or nn_params_add fails. */
-static nn_tensor *add_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
-                            const int *shape, nn_init init)
-{
-    char name[256];
-    if ((size_t)snprintf(name, sizeof name, "%s.%s", prefix, suffix) >= sizeof name) {
-        nn_error(NN_ERR_INPUT, "parameter %s.%s: the name is longer than %zu characters", prefix,
-                 suffix, sizeof name - 1);
-        return NULL;
-    }
-    return nn_params_add(p, name, ndim, shape, init);
-}
-
 static nn_status failed(void)
 {
     nn_status st = nn_error_status();
@@ -115,8 +101,8 @@ int nn_gcn_layer_init(nn_gcn_layer *l, nn_params *p, const char *prefix, int in,
         return -1;
     }
     /* PyG's state_dict order: the layer's own bias, then its Linear. */
-    if (bias && !(l->bias = add_named(p, prefix, "bias", NN_SHAPE(out), nn_init_zeros()))) return -1;
-    l->lin.weight = add_named(p, prefix, "lin.weight", NN_SHAPE(out, in), nn_init_xavier_uniform(1.0));
+    if (bias && !(l->bias = nn_params_add_named(p, prefix, "bias", NN_SHAPE(out), nn_init_zeros()))) return -1;
+    l->lin.weight = nn_params_add_named(p, prefix, "lin.weight", NN_SHAPE(out, in), nn_init_xavier_uniform(1.0));
     return l->lin.weight ? 0 : -1;
 }
 
@@ -152,15 +138,15 @@ int nn_gat_layer_init(nn_gat_layer *l, nn_params *p, const char *prefix, int in,
     }
     /* PyG's glorot takes fan_in and fan_out from the last two dims. */
     double b = sqrt(6.0 / (heads + out));
-    l->att_src = add_named(p, prefix, "att_src", NN_SHAPE(1, heads, out), nn_init_uniform(-b, b));
-    l->att_dst = l->att_src ? add_named(p, prefix, "att_dst", NN_SHAPE(1, heads, out),
+    l->att_src = nn_params_add_named(p, prefix, "att_src", NN_SHAPE(1, heads, out), nn_init_uniform(-b, b));
+    l->att_dst = l->att_src ? nn_params_add_named(p, prefix, "att_dst", NN_SHAPE(1, heads, out),
                                         nn_init_uniform(-b, b))
                             : NULL;
     if (!l->att_dst) return -1;
-    if (bias && !(l->bias = add_named(p, prefix, "bias", NN_SHAPE(concat ? heads * out : out),
+    if (bias && !(l->bias = nn_params_add_named(p, prefix, "bias", NN_SHAPE(concat ? heads * out : out),
                                       nn_init_zeros())))
         return -1;
-    l->lin.weight = add_named(p, prefix, "lin.weight", NN_SHAPE(heads * out, in),
+    l->lin.weight = nn_params_add_named(p, prefix, "lin.weight", NN_SHAPE(heads * out, in),
                               nn_init_xavier_uniform(1.0));
     return l->lin.weight ? 0 : -1;
 }

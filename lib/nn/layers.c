@@ -2,20 +2,12 @@
 
 #include <stdio.h>
 
-static nn_tensor *add_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
-                            const int *shape, nn_init init)
-{
-    char name[256];
-    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
-    return nn_params_add(p, name, ndim, shape, init);
-}
-
 int nn_linear_layer_init(nn_linear_layer *l, nn_params *p, const char *prefix, int in, int out,
                          int bias)
 {
     nn_init init = nn_init_torch_default(in);
-    l->weight = add_named(p, prefix, "weight", NN_SHAPE(out, in), init);
-    l->bias = bias ? add_named(p, prefix, "bias", NN_SHAPE(out), init) : NULL;
+    l->weight = nn_params_add_named(p, prefix, "weight", NN_SHAPE(out, in), init);
+    l->bias = bias ? nn_params_add_named(p, prefix, "bias", NN_SHAPE(out), init) : NULL;
     return l->weight && (!bias || l->bias) ? 0 : -1;
 }
 
@@ -24,25 +16,21 @@ int nn_conv2d_layer_init(nn_conv2d_layer *l, nn_params *p, const char *prefix, i
 {
     nn_init init = nn_init_torch_default(in / args.groups * kernel * kernel);
     l->args = args;
-    l->weight = add_named(p, prefix, "weight", NN_SHAPE(out, in / args.groups, kernel, kernel), init);
-    l->bias = bias ? add_named(p, prefix, "bias", NN_SHAPE(out), init) : NULL;
+    l->weight = nn_params_add_named(p, prefix, "weight", NN_SHAPE(out, in / args.groups, kernel, kernel), init);
+    l->bias = bias ? nn_params_add_named(p, prefix, "bias", NN_SHAPE(out), init) : NULL;
     return l->weight && (!bias || l->bias) ? 0 : -1;
 }
 
 int nn_batchnorm_layer_init(nn_batchnorm_layer *l, nn_params *p, const char *prefix, int channels,
                             float momentum, float eps)
 {
-    char name[256];
     l->momentum = momentum;
     l->eps = eps;
-    l->weight = add_named(p, prefix, "weight", NN_SHAPE(channels), nn_init_torch_norm_weight());
-    l->bias = add_named(p, prefix, "bias", NN_SHAPE(channels), nn_init_torch_norm_bias());
-    snprintf(name, sizeof name, "%s.running_mean", prefix);
-    l->running_mean = nn_params_add_buffer(p, name, NN_SHAPE(channels), nn_init_zeros());
-    snprintf(name, sizeof name, "%s.running_var", prefix);
-    l->running_var = nn_params_add_buffer(p, name, NN_SHAPE(channels), nn_init_ones());
-    snprintf(name, sizeof name, "%s.num_batches_tracked", prefix);
-    l->num_batches_tracked = nn_params_add_buffer(p, name, 0, NULL, nn_init_zeros());
+    l->weight = nn_params_add_named(p, prefix, "weight", NN_SHAPE(channels), nn_init_torch_norm_weight());
+    l->bias = nn_params_add_named(p, prefix, "bias", NN_SHAPE(channels), nn_init_torch_norm_bias());
+    l->running_mean = nn_params_add_buffer_named(p, prefix, "running_mean", NN_SHAPE(channels), nn_init_zeros());
+    l->running_var = nn_params_add_buffer_named(p, prefix, "running_var", NN_SHAPE(channels), nn_init_ones());
+    l->num_batches_tracked = nn_params_add_buffer_named(p, prefix, "num_batches_tracked", 0, NULL, nn_init_zeros());
     return l->weight && l->bias && l->running_mean && l->running_var && l->num_batches_tracked ? 0 : -1;
 }
 
@@ -95,8 +83,8 @@ nn_tensor *nn_dropout_layer_forward(nn_tape *t, nn_tensor *x, float p)
 int nn_linear_layer_init_with(nn_linear_layer *l, nn_params *p, const char *prefix, int in, int out,
                               int bias, nn_init weight_init, nn_init bias_init)
 {
-    l->weight = add_named(p, prefix, "weight", NN_SHAPE(out, in), weight_init);
-    l->bias = bias ? add_named(p, prefix, "bias", NN_SHAPE(out), bias_init) : NULL;
+    l->weight = nn_params_add_named(p, prefix, "weight", NN_SHAPE(out, in), weight_init);
+    l->bias = bias ? nn_params_add_named(p, prefix, "bias", NN_SHAPE(out), bias_init) : NULL;
     return l->weight && (!bias || l->bias) ? 0 : -1;
 }
 
@@ -105,8 +93,8 @@ int nn_conv2d_layer_init_with(nn_conv2d_layer *l, nn_params *p, const char *pref
                               nn_init bias_init)
 {
     l->args = args;
-    l->weight = add_named(p, prefix, "weight", NN_SHAPE(out, in / args.groups, kernel, kernel),
+    l->weight = nn_params_add_named(p, prefix, "weight", NN_SHAPE(out, in / args.groups, kernel, kernel),
                           weight_init);
-    l->bias = bias ? add_named(p, prefix, "bias", NN_SHAPE(out), bias_init) : NULL;
+    l->bias = bias ? nn_params_add_named(p, prefix, "bias", NN_SHAPE(out), bias_init) : NULL;
     return l->weight && (!bias || l->bias) ? 0 : -1;
 }

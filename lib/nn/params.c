@@ -350,6 +350,32 @@ nn_tensor *nn_params_add_buffer(nn_params *p, const char *name, int ndim, const 
     return add(p, name, ndim, shape, init, 0);
 }
 
+/* add() under the name `<prefix>.<suffix>`; NULL (message set) when it does
+ * not fit. */
+static nn_tensor *add_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
+                            const int *shape, nn_init init, int trainable)
+{
+    char name[256];
+    if ((size_t)snprintf(name, sizeof name, "%s.%s", prefix, suffix) >= sizeof name) {
+        nn_error(NN_ERR_INPUT, "parameter %s.%s: the name is longer than %zu characters", prefix,
+                 suffix, sizeof name - 1);
+        return NULL;
+    }
+    return add(p, name, ndim, shape, init, trainable);
+}
+
+nn_tensor *nn_params_add_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
+                               const int *shape, nn_init init)
+{
+    return add_named(p, prefix, suffix, ndim, shape, init, 1);
+}
+
+nn_tensor *nn_params_add_buffer_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
+                                      const int *shape, nn_init init)
+{
+    return add_named(p, prefix, suffix, ndim, shape, init, 0);
+}
+
 nn_status nn_params_finalize(nn_params *p, nn_rng *rng)
 {
     p->values = NN_ARENA_NEW(p->arena, float, p->total + p->buffer_total);

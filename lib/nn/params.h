@@ -202,6 +202,15 @@ nn_tensor *nn_params_add(nn_params *p, const char *name, int ndim, const int *sh
  * optimizers, clipping and zero_grad work. Otherwise as nn_params_add. */
 nn_tensor *nn_params_add_buffer(nn_params *p, const char *name, int ndim, const int *shape, nn_init init);
 
+/* nn_params_add and nn_params_add_buffer under the name
+ * `<prefix>.<suffix>` (torch's module path and attribute), as layer
+ * builders declare theirs; NULL with an NN_ERR_INPUT message naming it when
+ * the name is longer than 255 characters. */
+nn_tensor *nn_params_add_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
+                               const int *shape, nn_init init);
+nn_tensor *nn_params_add_buffer_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
+                                      const int *shape, nn_init init);
+
 /* Allocates the flat buffers and fills every parameter from its nn_init,
  * in declaration order, drawing from `rng`. */
 nn_status nn_params_finalize(nn_params *p, nn_rng *rng);

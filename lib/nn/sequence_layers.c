@@ -6,20 +6,6 @@
 #include "ops/attention.h"
 #include "ops/rnn_cell.h"
 
-/* Declares `<prefix>.<suffix>`; NULL (message set) when the name does not
- * fit or nn_params_add fails. */
-static nn_tensor *add_named(nn_params *p, const char *prefix, const char *suffix, int ndim,
-                            const int *shape, nn_init init)
-{
-    char name[256];
-    if ((size_t)snprintf(name, sizeof name, "%s.%s", prefix, suffix) >= sizeof name) {
-        nn_error(NN_ERR_INPUT, "parameter %s.%s: the name is longer than %zu characters", prefix,
-                 suffix, sizeof name - 1);
-        return NULL;
-    }
-    return nn_params_add(p, name, ndim, shape, init);
-}
-
 /* The status of the message an op or builder left, for callers that only
  * got a NULL back. */
 static nn_status failed(void)
@@ -47,7 +33,7 @@ int nn_embedding_layer_init(nn_embedding_layer *l, nn_params *p, const char *pre
     l->padding_idx = padding_idx == NN_NO_PADDING_IDX ? NN_NO_PADDING_IDX
                      : padding_idx < 0                ? padding_idx + num
                                                       : padding_idx;
-    l->weight = add_named(p, prefix, "weight", NN_SHAPE(num, dim), nn_init_torch_embedding());
+    l->weight = nn_params_add_named(p, prefix, "weight", NN_SHAPE(num, dim), nn_init_torch_embedding());
     return l->weight ? 0 : -1;
 }
 
@@ -81,9 +67,9 @@ int nn_layernorm_layer_init(nn_layernorm_layer *l, nn_params *p, const char *pre
         return -1;
     }
     if (!affine) return 0;
-    l->weight = add_named(p, prefix, "weight", norm_ndim, normalized_shape,
+    l->weight = nn_params_add_named(p, prefix, "weight", norm_ndim, normalized_shape,
                           nn_init_torch_norm_weight());
-    l->bias = add_named(p, prefix, "bias", norm_ndim, normalized_shape, nn_init_torch_norm_bias());
+    l->bias = nn_params_add_named(p, prefix, "bias", norm_ndim, normalized_shape, nn_init_torch_norm_bias());
     return l->weight && l->bias ? 0 : -1;
 }
 
@@ -128,15 +114,15 @@ int nn_rnn_layer_init(nn_rnn_layer *l, nn_params *p, const char *prefix, nn_rnn_
             char name[64];
             memset(w, 0, sizeof *w);
             snprintf(name, sizeof name, "weight_ih_l%d%s", k, rev);
-            w->w_ih = add_named(p, prefix, name, NN_SHAPE(rows, in), init);
+            w->w_ih = nn_params_add_named(p, prefix, name, NN_SHAPE(rows, in), init);
             snprintf(name, sizeof name, "weight_hh_l%d%s", k, rev);
-            w->w_hh = w->w_ih ? add_named(p, prefix, name, NN_SHAPE(rows, hidden_size), init) : NULL;
+            w->w_hh = w->w_ih ? nn_params_add_named(p, prefix, name, NN_SHAPE(rows, hidden_size), init) : NULL;
             if (!w->w_hh) return -1;
             if (!args.bias) continue;
             snprintf(name, sizeof name, "bias_ih_l%d%s", k, rev);
-            w->b_ih = add_named(p, prefix, name, NN_SHAPE(rows), init);
+            w->b_ih = nn_params_add_named(p, prefix, name, NN_SHAPE(rows), init);
             snprintf(name, sizeof name, "bias_hh_l%d%s", k, rev);
-            w->b_hh = w->b_ih ? add_named(p, prefix, name, NN_SHAPE(rows), init) : NULL;
+            w->b_hh = w->b_ih ? nn_params_add_named(p, prefix, name, NN_SHAPE(rows), init) : NULL;
             if (!w->b_hh) return -1;
         }
     return 0;
@@ -329,17 +315,17 @@ int nn_mha_layer_init(nn_mha_layer *l, nn_params *p, const char *prefix, int emb
         return -1;
     }
     int e = embed_dim;
-    l->in_proj_weight = add_named(p, prefix, "in_proj_weight", NN_SHAPE(3 * e, e),
+    l->in_proj_weight = nn_params_add_named(p, prefix, "in_proj_weight", NN_SHAPE(3 * e, e),
                                   nn_init_xavier_uniform(1.0));
     if (!l->in_proj_weight) return -1;
-    if (bias && !(l->in_proj_bias = add_named(p, prefix, "in_proj_bias", NN_SHAPE(3 * e),
+    if (bias && !(l->in_proj_bias = nn_params_add_named(p, prefix, "in_proj_bias", NN_SHAPE(3 * e),
                                               nn_init_zeros())))
         return -1;
     /* torch resets out_proj's bias to 0 but keeps its Linear weight init. */
-    l->out_proj.weight = add_named(p, prefix, "out_proj.weight", NN_SHAPE(e, e),
+    l->out_proj.weight = nn_params_add_named(p, prefix, "out_proj.weight", NN_SHAPE(e, e),
                                    nn_init_torch_default(e));
     if (!l->out_proj.weight) return -1;
-    if (bias && !(l->out_proj.bias = add_named(p, prefix, "out_proj.bias", NN_SHAPE(e),
+    if (bias && !(l->out_proj.bias = nn_params_add_named(p, prefix, "out_proj.bias", NN_SHAPE(e),
                                                nn_init_zeros())))
         return -1;
     return 0;
