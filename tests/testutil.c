@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/cpu.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
 #include "nn/params.h"
@@ -414,4 +415,72 @@ int tu_compare_state_dict(const char *keys_file, const char *name, const struct 
         bad++;
     }
     return bad;
+}
+
+/* One level's run of fn: the output and the input gradients, malloc'd. */
+typedef struct level_run {
+    float *y, *dx[8];
+    long ny;
+} level_run;
+
+static level_run run_at_level(nn_gradcheck_fn fn, nn_tensor **in, int n, void *ctx, int training)
+{
+    level_run r = {0};
+    nn_arena step;
+    nn_arena_init(&step, "levels", 0);
+    nn_tape tape;
+    nn_tape_init(&tape, &step, 1, training);
+    nn_tensor *y = fn(&tape, in, ctx);
+    ck_assert_msg(y != NULL, "%s", nn_error_message());
+    nn_tensor *dy = tu_random(&step, 4242, -1, 1, y->ndim, y->shape);
+    ck_assert_msg(nn_tape_backward_from(&tape, y, dy->data) == NN_OK, "backward: %s", nn_error_message());
+    r.ny = (long)y->numel;
+    r.y = tu_copy_floats(y->data, y->numel);
+    for (int i = 0; i < n; i++) {
+        r.dx[i] = in[i]->grad ? tu_copy_floats(in[i]->grad, in[i]->numel) : NULL;
+        in[i]->grad = NULL;
+    }
+    nn_arena_deinit(&step);
+    return r;
+}
+
+/* 1 if a[0..n) and b[0..n) hold the same bits; else prints the first
+ * difference under `what` and returns 0. */
+static int same_bits(const char *what, const char *level, const float *a, const float *b, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float))) {
+            printf("%s: %s differs from scalar at %ld: %.9g, scalar %.9g\n", what, level, i, b[i], a[i]);
+            return 0;
+        }
+    return 1;
+}
+
+void tu_levels_agree(const char *what, nn_gradcheck_fn fn, nn_tensor **in, int n, void *ctx,
+                     int training)
+{
+    ck_assert_int_le(n, 8);
+    const nn_cpu_level was = nn_cpu_level_get();
+    ck_assert_int_eq(nn_cpu_level_set(NN_CPU_SCALAR), 0);
+    level_run ref = run_at_level(fn, in, n, ctx, training);
+    char line[160];
+    int len = snprintf(line, sizeof line, "levels %-32s scalar", what), ok = 1;
+    for (int l = NN_CPU_SCALAR + 1; l <= (int)nn_cpu_level_best(); l++) {
+        ck_assert_int_eq(nn_cpu_level_set((nn_cpu_level)l), 0);
+        level_run got = run_at_level(fn, in, n, ctx, training);
+        const char *name = nn_cpu_level_name((nn_cpu_level)l);
+        ok &= got.ny == ref.ny && same_bits(what, name, ref.y, got.y, ref.ny);
+        for (int i = 0; i < n; i++) {
+            if (!ref.dx[i]) continue;
+            ok &= got.dx[i] && same_bits(what, name, ref.dx[i], got.dx[i], (long)in[i]->numel);
+            free(got.dx[i]);
+        }
+        free(got.y);
+        len += snprintf(line + len, sizeof line - (size_t)len, " = %s", name);
+    }
+    for (int i = 0; i < n; i++) free(ref.dx[i]);
+    free(ref.y);
+    nn_cpu_level_set(was);
+    printf("%s%s\n", line, nn_cpu_level_best() == NN_CPU_SCALAR ? " (no vector level here)" : "");
+    ck_assert_msg(ok, "%s: a CPU level's results differ from the scalar level's", what);
 }

@@ -57,6 +57,17 @@ float *tu_copy_floats(const float *src, int64_t n);
 void tu_assert_ops_tested(const char *file, nn_op_id first, nn_op_id last, const nn_op_id *ops,
                           int n);
 
+/* ---- CPU levels ---- */
+
+/* Runs fn(in, ctx) forward and backward (a fixed random dy; inputs with
+ * requires_grad get gradients) at the scalar level and at every other CPU
+ * level this binary and CPU have (core/cpu.h), and checks that each level's
+ * output and input gradients equal the scalar level's bit for bit (NaNs
+ * included). Prints one line naming the levels compared; restores the
+ * level in use. Fails the test on any difference, showing the first. */
+void tu_levels_agree(const char *what, nn_gradcheck_fn fn, nn_tensor **in, int n, void *ctx,
+                     int training);
+
 /* ---- Case specs ---- */
 
 /* Takes one key=value pair of a spec into `args`; 0 if it does not know the key. */

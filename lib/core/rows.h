@@ -45,21 +45,24 @@ static inline float nn_row_sum(const float *s, long n)
 
 /* Sums in double over float rows, in 8 double lanes added in lane order at
  * the end: vectorized (a single double accumulator is a chain of dependent
- * adds, 4 cycles an element), and the same bits on any thread count. */
+ * adds, 4 cycles an element), and the same bits on any thread count. The
+ * vector types only ever pass by pointer: by value, their ABI would depend
+ * on the target (-Wpsabi). */
 typedef double nn_f64x8 __attribute__((vector_size(8 * sizeof(double))));
 typedef float nn_f32x8 __attribute__((vector_size(8 * sizeof(float))));
 
-static inline nn_f64x8 nn_load_f64x8(const float *p)
+/* *d = p[0..8) in double. */
+static inline void nn_load_f64x8(nn_f64x8 *d, const float *p)
 {
     nn_f32x8 v;
     memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(v, nn_f64x8);
+    *d = __builtin_convertvector(v, nn_f64x8);
 }
 
-static inline double nn_f64x8_total(nn_f64x8 v)
+static inline double nn_f64x8_total(const nn_f64x8 *v)
 {
     double sum = 0.0;
-    for (int l = 0; l < 8; l++) sum += v[l];
+    for (int l = 0; l < 8; l++) sum += (*v)[l];
     return sum;
 }
 
@@ -68,7 +71,11 @@ static inline void nn_row_sum_f64(nn_f64x8 *lanes, const float *s, long n)
 {
     long i = 0;
     nn_f64x8 acc = *lanes;
-    for (; i + 8 <= n; i += 8) acc += nn_load_f64x8(s + i);
+    for (; i + 8 <= n; i += 8) {
+        nn_f64x8 v;
+        nn_load_f64x8(&v, s + i);
+        acc += v;
+    }
     for (int l = 0; i < n; i++, l++) acc[l] += s[i];
     *lanes = acc;
 }
@@ -79,7 +86,9 @@ static inline void nn_row_sqdev_f64(nn_f64x8 *lanes, const float *s, long n, dou
     long i = 0;
     nn_f64x8 acc = *lanes;
     for (; i + 8 <= n; i += 8) {
-        nn_f64x8 d = nn_load_f64x8(s + i) - mean;
+        nn_f64x8 d;
+        nn_load_f64x8(&d, s + i);
+        d -= mean;
         acc += d * d;
     }
     for (int l = 0; i < n; i++, l++) acc[l] += (s[i] - mean) * (s[i] - mean);

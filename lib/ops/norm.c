@@ -119,10 +119,10 @@ nn_tensor *nn_batchnorm_act(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tens
         if (batch_stats) {
             nn_f64x8 sum_lanes = {0}, sq_lanes = {0};
             for (int i = 0; i < n; i++) nn_row_sum_f64(&sum_lanes, x->data + ((int64_t)i * c + ch) * inner, inner);
-            mean = nn_f64x8_total(sum_lanes) / (double)count;
+            mean = nn_f64x8_total(&sum_lanes) / (double)count;
             for (int i = 0; i < n; i++)
                 nn_row_sqdev_f64(&sq_lanes, x->data + ((int64_t)i * c + ch) * inner, inner, mean);
-            const double sq = nn_f64x8_total(sq_lanes);
+            const double sq = nn_f64x8_total(&sq_lanes);
             var = sq / (double)count;   /* biased, for normalizing */
             if (running_mean && t->training) {
                 /* torch: the running variance takes the unbiased estimate. */
@@ -199,7 +199,7 @@ nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node)
             }
             for (int l = 0; j < inner; j++, l++) dyx_lanes[l] += (double)gp[j] * ((xp[j] - m) * r);
         }
-        const double sdy = nn_f64x8_total(dy_lanes), sdyx = nn_f64x8_total(dyx_lanes);
+        const double sdy = nn_f64x8_total(&dy_lanes), sdyx = nn_f64x8_total(&dyx_lanes);
         if (w && w->requires_grad) w->grad[ch] += (float)sdyx;
         if (b && b->requires_grad) b->grad[ch] += (float)sdy;
         if (!x->requires_grad) continue;
