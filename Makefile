@@ -62,7 +62,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BIN     ?= nnzoo
 LIBA    ?= libnnzoo.a
 
-.PHONY: all test bench asan clean
+.PHONY: all test test-avx2 test-portable bench asan clean
 # Keep test objects: they are intermediates of the test programs.
 .SECONDARY:
 all: $(BIN) $(LIBA)
@@ -108,6 +108,17 @@ test: all $(TEST_BIN)
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/nnzoo LIBA=build-asan/libnnzoo.a OPT="-O1 -march=native" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
+
+# The suites again at the AVX2 level whatever this CPU has: an x86-64-v3
+# build, with OpenBLAS on its Haswell kernels (what an AVX2-only CPU such as
+# AMD Zen 3 runs).
+test-avx2:
+	OPENBLAS_CORETYPE=Haswell $(MAKE) BUILD=build-v3 BIN=build-v3/nnzoo LIBA=build-v3/libnnzoo.a \
+	    OPT="-O3 -march=x86-64-v3" test
+
+# The suites with the portable binary (plain x86-64, kernels picked at run time).
+test-portable:
+	$(MAKE) PORTABLE=1 BIN=build-portable/nnzoo test
 
 bench: all
 	bench/run.sh

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
+#include "core/gemm.h"
 #include "core/threads.h"
 #include "datasets/datasets.h"
 #include "models/models.h"
@@ -90,4 +92,14 @@ int cli_config_done(nn_config *cfg, nn_run *run)
     if (st != NN_OK) return cli_fail(st);
     nn_run_set_config_json(run, nn_config_to_json(cfg));
     return 0;
+}
+
+void cli_version_print(void)
+{
+    printf("nnzoo %s\n", NNZOO_VERSION);
+    /* The levels this binary has: a native build stops at its target's. */
+    printf("kernels: %s (built: scalar%s%s; best on this CPU: %s)\n", nn_cpu_level_name(nn_cpu_level_get()),
+           NN_HAVE_AVX2 ? ", avx2" : "", NN_HAVE_AVX512 ? ", avx512" : "",
+           nn_cpu_level_name(nn_cpu_level_best()));
+    printf("gemm: %s\n", nn_gemm_backend());
 }

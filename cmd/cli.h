@@ -39,6 +39,10 @@ int cli_setup(const cli_common *c, const char *command, nn_config **cfg, nn_run 
  * config goes to the run for its checkpoints. Returns 0 or the exit code. */
 int cli_config_done(nn_config *cfg, nn_run *run);
 
+/* Prints the version, the kernel level in use (and the levels built in and
+ * supported here) and the GEMM backend, for `nnzoo --version`. */
+void cli_version_print(void);
+
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

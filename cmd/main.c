@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("nnzoo %s\n", NNZOO_VERSION);
+        cli_version_print();
         return EXIT_OK;
     }
     static const struct {

@@ -129,15 +129,20 @@ START_TEST(lenet_loss_falls_on_a_fixed_batch)
     setup_lenet("");
     float first = 0, loss = 0;
     int correct;
-    for (int s = 0; s < 100; s++) {
+    for (int s = 0; s < 200; s++) {
         ck_assert_int_eq(nn_run_step(&run, run.x, run.y, 32, &loss, &correct), NN_OK);
         if (s == 0) first = loss;
     }
-    printf("lenet5 fixed batch: loss %.4f -> %.4f after 100 steps, %d/32 correct\n", first, loss, correct);
-    /* Random images with random labels: memorized slowly, but memorized. */
+    printf("lenet5 fixed batch: loss %.4f -> %.4f after 200 steps, %d/32 correct (need < 0.05, >= 30)\n",
+           first, loss, correct);
+    /* Random images with random labels: memorized slowly, but memorized.
+     * The way there depends on the GEMM kernels (OpenBLAS's choice for the
+     * CPU): after 100 steps the loss was 1.45 with its AVX-512 kernels and
+     * 0.80 with its Haswell ones; by 150 steps it is below 0.001 with
+     * both, so 200 steps and these bars leave a wide margin. */
     ck_assert_float_gt(first, 2.0f);   /* ~ln 10 at init */
-    ck_assert_float_lt(loss, 0.5f * first);
-    ck_assert_int_ge(correct, 24);
+    ck_assert_float_lt(loss, 0.05f);
+    ck_assert_int_ge(correct, 30);
     teardown();
 }
 END_TEST

@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Tiles start at TILE_M x TILE_N (large enough that each sgemm call
  * amortizes its packing) and are halved, down to MIN_TILE_M x MIN_TILE_N,
@@ -62,4 +64,18 @@ void nn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
         gemm_tile(trans_a, trans_b, mm, nn, k, alpha, at, lda, bt, ldb, beta,
                   c + (long)i0 * ldc + j0, ldc);
     }
+}
+
+const char *nn_gemm_backend(void)
+{
+    static char text[96];
+    if (!text[0]) {
+        /* The config starts "OpenBLAS 0.3.21 DYNAMIC_ARCH ...": keep the
+         * first two words, then the core OpenBLAS chose for this CPU (or
+         * was told to take by OPENBLAS_CORETYPE). */
+        const char *config = openblas_get_config(), *space = strchr(config, ' ');
+        int len = space ? (int)(space - config) + 1 + (int)strcspn(space + 1, " ") : (int)strlen(config);
+        snprintf(text, sizeof text, "%.*s, %s kernels", len, config, openblas_get_corename());
+    }
+    return text;
 }

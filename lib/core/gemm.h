@@ -15,4 +15,8 @@ void nn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc);
 
+/* The BLAS behind nn_gemm and the kernels it picked for this CPU, e.g.
+ * "OpenBLAS 0.3.21, Haswell kernels" (a static string). */
+const char *nn_gemm_backend(void);
+
 #endif
