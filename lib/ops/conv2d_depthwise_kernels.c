@@ -54,23 +54,43 @@ static void zero_run(float *restrict d, long n)
     for (long i = 0; i < n; i++) d[i] = 0.0f;
 }
 
-/* Where padded pixel (py, px) lives in the phase planes. */
-static long phase_at(const nn_depthwise_flat *f, const nn_conv2d_args *a, int py, int px)
+/* Where the phase planes keep input column fx's pixels: horizontal phase
+ * fx's first pixel is input column *ix0, at the returned offset (from its
+ * row's start); the next are sw columns on, one float on. */
+static long col_phase(const nn_depthwise_flat *f, const nn_conv2d_args *a, int fx, int *ix0)
 {
-    return (long)((py % a->stride_h) * a->stride_w + px % a->stride_w) * f->stride +
-           (long)(py / a->stride_h) * f->L + px / a->stride_w;
-}
-
-/* Input row iy's pixels of horizontal phase fx: the first is input column
- * *ix0, at *at in the phase planes; the next are sw columns on, at + 1. */
-static void row_phase(const nn_depthwise_flat *f, const nn_depthwise_geom *q, int iy, int fx, int *ix0,
-                      long *at)
-{
-    const nn_conv2d_args *a = &q->a;
     int ix = fx - a->pad_w % a->stride_w;
     if (ix < 0) ix += a->stride_w;
     *ix0 = ix;
-    *at = phase_at(f, a, iy + a->pad_h, ix + a->pad_w);
+    const int px = ix + a->pad_w;
+    return (long)(px % a->stride_w) * f->stride + px / a->stride_w;
+}
+
+/* Input rows' starts in the phase planes, stepped one row at a time: the
+ * divisions by the stride are done once per plane, not once per row. */
+typedef struct row_walk {
+    long at;            /* input row iy's start */
+    int fy;             /* its vertical phase */
+    long phase_step;    /* from one vertical phase to the next */
+    int sh, L;
+} row_walk;
+
+static row_walk rows_begin(const nn_depthwise_flat *f, const nn_conv2d_args *a)
+{
+    const int py = a->pad_h;
+    row_walk r = {.fy = py % a->stride_h, .phase_step = (long)a->stride_w * f->stride, .sh = a->stride_h, .L = f->L};
+    r.at = r.fy * r.phase_step + (long)(py / a->stride_h) * f->L;
+    return r;
+}
+
+static void rows_next(row_walk *r)
+{
+    if (++r->fy < r->sh) {
+        r->at += r->phase_step;
+    } else {
+        r->at += r->L - (long)(r->sh - 1) * r->phase_step;
+        r->fy = 0;
+    }
 }
 
 /* Stride 2: splits a row of w pixels by column parity into `even` (input
@@ -164,23 +184,21 @@ static void fill_phases(float *buf, const nn_depthwise_flat *f, const float *x, 
         return;
     }
     memset(buf, 0, sizeof(float) * (size_t)(f->phases * f->stride));
-    for (int iy = 0; iy < q->h; iy++) {
+    const nn_conv2d_args *a = &q->a;
+    int ix0, ix1;
+    /* Input column 0 is in phase pad_w % sw; at stride 2, column 1 in the other. */
+    const long col0 = col_phase(f, a, a->pad_w % sw, &ix0), col1 = col_phase(f, a, (a->pad_w + 1) % sw, &ix1);
+    row_walk r = rows_begin(f, a);
+    for (int iy = 0; iy < q->h; iy++, rows_next(&r)) {
         const float *src = x + (long)iy * q->w;
-        int ix0;
-        long at;
         if (sw == 1) {
-            row_phase(f, q, iy, 0, &ix0, &at);
-            memcpy(buf + at, src, sizeof(float) * (size_t)q->w);
+            memcpy(buf + r.at + col0, src, sizeof(float) * (size_t)q->w);
         } else if (sw == 2) {
-            /* Input column 0 is in phase pad_w % 2, column 1 in the other. */
-            long at_odd;
-            row_phase(f, q, iy, q->a.pad_w % 2, &ix0, &at);
-            row_phase(f, q, iy, 1 - q->a.pad_w % 2, &ix0, &at_odd);
-            split_row2(buf + at, buf + at_odd, src, q->w);
+            split_row2(buf + r.at + col0, buf + r.at + col1, src, q->w);
         } else {
             for (int fx = 0; fx < sw; fx++) {
-                row_phase(f, q, iy, fx, &ix0, &at);
-                float *restrict dst = buf + at;
+                const long col = col_phase(f, a, fx, &ix0);
+                float *restrict dst = buf + r.at + col;
                 for (int ix = ix0, k = 0; ix < q->w; ix += sw, k++) dst[k] = src[ix];
             }
         }
@@ -189,21 +207,20 @@ static void fill_phases(float *buf, const nn_depthwise_flat *f, const float *x, 
 
 static void add_phases(float *dx, const float *buf, const nn_depthwise_flat *f, const nn_depthwise_geom *q)
 {
-    const int sw = q->a.stride_w;
-    for (int iy = 0; iy < q->h; iy++) {
+    const nn_conv2d_args *a = &q->a;
+    const int sw = a->stride_w;
+    int ix0, ix1;
+    const long col0 = col_phase(f, a, a->pad_w % sw, &ix0), col1 = col_phase(f, a, (a->pad_w + 1) % sw, &ix1);
+    row_walk r = rows_begin(f, a);
+    for (int iy = 0; iy < q->h; iy++, rows_next(&r)) {
         float *restrict dst = dx + (long)iy * q->w;
-        int ix0;
-        long at;
         if (sw == 2) {
-            long at_odd;
-            row_phase(f, q, iy, q->a.pad_w % 2, &ix0, &at);
-            row_phase(f, q, iy, 1 - q->a.pad_w % 2, &ix0, &at_odd);
-            merge_add_row2(dst, buf + at, buf + at_odd, q->w);
+            merge_add_row2(dst, buf + r.at + col0, buf + r.at + col1, q->w);
             continue;
         }
         for (int fx = 0; fx < sw; fx++) {
-            row_phase(f, q, iy, fx, &ix0, &at);
-            const float *restrict src = buf + at;
+            const long col = col_phase(f, a, fx, &ix0);
+            const float *restrict src = buf + r.at + col;
             for (int ix = ix0, k = 0; ix < q->w; ix += sw, k++) dst[ix] += src[k];
         }
     }
