@@ -187,10 +187,13 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                 for (long i = i0; i < i1; i++) parts[i] += src[i];
             }
         }
+        /* dw row g og + oc is column oc of group g's part: one division a
+         * row, not three an element. */
         #pragma omp parallel for schedule(static)
-        for (long i = 0; i < nw; i++) {
-            long g = i / ((long)q->og * q->k), oc = i / q->k % q->og, kk = i % q->k;
-            dw[i] += parts[g * q->og * q->k + kk * q->og + oc];
+        for (int row = 0; row < q->o; row++) {
+            const float *src = parts + (long)(row / q->og) * q->og * q->k + row % q->og;
+            float *d = dw + (long)row * q->k;
+            for (int kk = 0; kk < q->k; kk++) d[kk] += src[(long)kk * q->og];
         }
     }
     if (db)

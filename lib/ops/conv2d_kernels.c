@@ -86,18 +86,40 @@ static void im2col_row_avx512(float *dst, const float *plane, const nn_conv_geom
 #endif
 
 #if defined(__AVX2__)
-/* Horizontal stride 1 or 2, rows of at least 8 outputs: each output row is
- * blocks of 8 outputs at 0, 8, 16, ... and a last one ending at ow (it
+/* The 8 floats of p[0..stride) (8 stride pixels) at every stride-th place
+ * from the first, for stride 1, 2 or 4: shuffle_ps keeps the even floats of
+ * two registers lane by lane, and a cross-lane permute puts them in order. */
+static inline void every_stride(__m256 *v, const __m256 *p, int stride)
+{
+    if (stride == 1) {
+        *v = p[0];
+        return;
+    }
+    if (stride == 2) {
+        const __m256 e = _mm256_shuffle_ps(p[0], p[1], 0x88);   /* 0 2 8 10 | 4 6 12 14 */
+        *v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8));
+        return;
+    }
+    const __m256 e0 = _mm256_shuffle_ps(p[0], p[1], 0x88), e1 = _mm256_shuffle_ps(p[2], p[3], 0x88);
+    const __m256 e = _mm256_shuffle_ps(e0, e1, 0x88);   /* 0 8 16 24 | 4 12 20 28 */
+    *v = _mm256_permutevar8x32_ps(e, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Horizontal stride 1, 2 or 4, rows of at least 8 outputs: each output row
+ * is blocks of 8 outputs at 0, 8, 16, ... and a last one ending at ow (it
  * overlaps the one before, writing the same values twice), so every store
  * is a full unmasked one (AVX2's masked store is slow on AMD). A block
- * whose pixels all lie inside the image is plain loads; one at the edges
- * loads with a lane mask, whose masked-off lanes are neither read nor
- * nonzero. With stride 2 a block loads 16 pixels and keeps the even ones. */
+ * reads the 8 stride pixels from its first one: plain loads when they all
+ * lie inside the image; at the edges, loads with a lane mask that keeps the
+ * pixels from the first output inside to the last (the ones between lie
+ * inside too), whose masked-off lanes are neither read nor nonzero. */
 static void im2col_row_avx2(float *dst, const float *plane, const nn_conv_geom *q, int ki, int ix0,
                             int lo, int hi)
 {
-    const int stride = q->a.stride_w, ow = q->ow, span = 8 * stride;
+    const int stride = q->a.stride_w, ow = q->ow;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    /* pixels (from src) the outputs inside need: [from, to] */
+    const __m256i from = _mm256_set1_epi32(stride * lo - 1), to = _mm256_set1_epi32(stride * (hi - 1) + 1);
     for (int oy = 0; oy < q->oh; oy++) {
         const int iy = input_row(q, oy, ki);
         float *d = dst + oy * ow;
@@ -109,33 +131,19 @@ static void im2col_row_avx2(float *dst, const float *plane, const nn_conv_geom *
         for (int b = 0; b < ow; b += 8) {
             const int o = b + 8 <= ow ? b : ow - 8;
             const int first = ix0 + o * stride;   /* the block's first input column */
-            __m256 v;
-            if (first >= 0 && first + span <= q->w) {
-                if (stride == 1) {
-                    v = _mm256_loadu_ps(src + o);
-                } else {
-                    const __m256 p0 = _mm256_loadu_ps(src + 2 * o), p1 = _mm256_loadu_ps(src + 2 * o + 8);
-                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(p0, p1, 0x88)), 0xd8));
-                }
+            __m256 p[4], v;
+            if (first >= 0 && first + 8 * stride <= q->w) {
+                for (int r = 0; r < stride; r++) p[r] = _mm256_loadu_ps(src + o * stride + 8 * r);
+                every_stride(&v, p, stride);
             } else if (o >= hi || o + 8 <= lo) {
                 v = _mm256_setzero_ps();
-            } else if (stride == 1) {
-                /* lanes l with lo <= o + l < hi */
-                const __m256i at = _mm256_add_epi32(lane, _mm256_set1_epi32(o));
-                const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), at),
-                                                       _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), at));
-                v = _mm256_maskload_ps(src + o, in);
             } else {
-                /* pixels t of the 16 at 2 o with 2 lo <= 2 o + t <= 2 hi - 2:
-                 * the even ones in range are the outputs inside, the odd ones
-                 * between them lie inside the image too */
-                const __m256i at0 = _mm256_add_epi32(lane, _mm256_set1_epi32(2 * o));
-                const __m256i at1 = _mm256_add_epi32(at0, _mm256_set1_epi32(8));
-                const __m256i from = _mm256_set1_epi32(2 * lo), to = _mm256_set1_epi32(2 * hi - 1);
-                const __m256i in0 = _mm256_andnot_si256(_mm256_cmpgt_epi32(from, at0), _mm256_cmpgt_epi32(to, at0));
-                const __m256i in1 = _mm256_andnot_si256(_mm256_cmpgt_epi32(from, at1), _mm256_cmpgt_epi32(to, at1));
-                const __m256 p0 = _mm256_maskload_ps(src + 2 * o, in0), p1 = _mm256_maskload_ps(src + 2 * o + 8, in1);
-                v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(p0, p1, 0x88)), 0xd8));
+                for (int r = 0; r < stride; r++) {
+                    const __m256i at = _mm256_add_epi32(lane, _mm256_set1_epi32(o * stride + 8 * r));
+                    const __m256i in = _mm256_and_si256(_mm256_cmpgt_epi32(at, from), _mm256_cmpgt_epi32(to, at));
+                    p[r] = _mm256_maskload_ps(src + o * stride + 8 * r, in);
+                }
+                every_stride(&v, p, stride);
             }
             _mm256_storeu_ps(d + o, v);
         }
@@ -168,7 +176,7 @@ static void im2col(float *cols, int ld, const float *x, const nn_conv_geom *q, i
                     }
 #endif
 #if defined(__AVX2__)
-                    if (a->stride_w <= 2 && q->ow >= 8) {
+                    if ((a->stride_w == 1 || a->stride_w == 2 || a->stride_w == 4) && q->ow >= 8) {
                         im2col_row_avx2(dst, plane, q, ki, ix0, lo, hi);
                         continue;
                     }
