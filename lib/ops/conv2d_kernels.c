@@ -89,7 +89,7 @@ static void im2col_row_avx512(float *dst, const float *plane, const nn_conv_geom
 /* The 8 floats of p[0..stride) (8 stride pixels) at every stride-th place
  * from the first, for stride 1, 2 or 4: shuffle_ps keeps the even floats of
  * two registers lane by lane, and a cross-lane permute puts them in order. */
-static inline void every_stride(__m256 *v, const __m256 *p, int stride)
+static inline __attribute__((always_inline)) void every_stride(__m256 *v, const __m256 *p, int stride)
 {
     if (stride == 1) {
         *v = p[0];
@@ -113,10 +113,11 @@ static inline void every_stride(__m256 *v, const __m256 *p, int stride)
  * lie inside the image; at the edges, loads with a lane mask that keeps the
  * pixels from the first output inside to the last (the ones between lie
  * inside too), whose masked-off lanes are neither read nor nonzero. */
-static void im2col_row_avx2(float *dst, const float *plane, const nn_conv_geom *q, int ki, int ix0,
-                            int lo, int hi)
+static inline __attribute__((always_inline)) void
+im2col_row_avx2_by(float *dst, const float *plane, const nn_conv_geom *q, int ki, int ix0, int lo, int hi,
+                   const int stride)
 {
-    const int stride = q->a.stride_w, ow = q->ow;
+    const int ow = q->ow;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     /* pixels (from src) the outputs inside need: [from, to] */
     const __m256i from = _mm256_set1_epi32(stride * lo - 1), to = _mm256_set1_epi32(stride * (hi - 1) + 1);
@@ -147,6 +148,17 @@ static void im2col_row_avx2(float *dst, const float *plane, const nn_conv_geom *
             }
             _mm256_storeu_ps(d + o, v);
         }
+    }
+}
+
+/* One copy per stride, so that the loads unroll and stay in registers. */
+static void im2col_row_avx2(float *dst, const float *plane, const nn_conv_geom *q, int ki, int ix0,
+                            int lo, int hi)
+{
+    switch (q->a.stride_w) {
+    case 1: im2col_row_avx2_by(dst, plane, q, ki, ix0, lo, hi, 1); break;
+    case 2: im2col_row_avx2_by(dst, plane, q, ki, ix0, lo, hi, 2); break;
+    default: im2col_row_avx2_by(dst, plane, q, ki, ix0, lo, hi, 4); break;
     }
 }
 #endif
