@@ -26,30 +26,15 @@
 #include "core/gemm.h"
 #include "core/rows.h"
 #include "ops/conv2d_depthwise.h"
+#include "ops/conv2d_kernels.h"
 #include "ops/conv2d_winograd.h"
-
-
 
 /* Aim for GEMMs about this wide, but keep at least 8 chunks to share out. */
 enum { TARGET_COLUMNS = 512, MIN_CHUNKS = 8 };
 /* Largest cols a forward keeps for its backward. */
 #define KEEP_COLS_BYTES ((long)64 << 20)
 
-typedef struct conv_geom {
-    int n, c, h, w;          /* input */
-    int o, kh, kw;           /* weight */
-    int oh, ow;              /* output */
-    nn_conv2d_args a;
-    int cg, og;              /* input / output channels per group */
-    int k;                   /* cg * kh * kw: the GEMM's inner size */
-    int p;                   /* oh * ow */
-    int s;                   /* samples per chunk */
-    int chunks;
-    int direct;              /* 1x1, stride 1, no padding, s == 1: cols are x itself */
-    int depthwise;           /* groups == c == o: conv2d_depthwise.c does it */
-    int winograd;            /* 3x3 stride 1: conv2d_winograd.c does it */
-    float *kept;             /* the forward's cols, or NULL: see cols_at */
-} conv_geom;
+typedef nn_conv_geom conv_geom;
 
 /* The (cg x p) block of group g of sample n in an (n, c, p) tensor. */
 static const float *group_rows(const float *x, const conv_geom *q, int n, int g, int channels)
@@ -76,220 +61,6 @@ static int chunk_samples(int n, int p)
     return s < 1 ? 1 : s;
 }
 
-/* The output columns [lo, hi) whose input column ix0 + ox * stride falls
- * inside [0, w): outside it, the taps read padding. */
-static void valid_columns(int ix0, int stride, int ow, int w, int *lo, int *hi)
-{
-    *lo = ix0 >= 0 ? 0 : (-ix0 + stride - 1) / stride;
-    *hi = ix0 >= w ? 0 : (w - 1 - ix0) / stride + 1;
-    if (*hi > ow) *hi = ow;
-    if (*lo > *hi) *lo = *hi;
-}
-
-#if defined(__AVX512F__)
-/* One cols row (one tap) of one sample for horizontal stride 1 and rows of
- * at most 32 outputs: each output row is one or two masked loads of the
- * pixels inside the image and full-width masked stores, so the padding
- * lanes come out zero with no separate fill. */
-static void im2col_row_avx512(float *dst, const float *plane, const conv_geom *q, int ki, int ix0,
-                              int lo, int hi)
-{
-    const nn_conv2d_args *a = &q->a;
-    /* lanes inside, of 32 (in 64 bits: hi - lo may be 32) */
-    unsigned in = lo < hi ? (unsigned)(((1ull << (hi - lo)) - 1u) << lo) : 0u;
-    unsigned out = q->ow == 32 ? 0xffffffffu : (1u << q->ow) - 1u;
-    __mmask16 in0 = (__mmask16)in, in1 = (__mmask16)(in >> 16);
-    __mmask16 out0 = (__mmask16)out, out1 = (__mmask16)(out >> 16);
-    for (int oy = 0; oy < q->oh; oy++) {
-        int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
-        float *d = dst + oy * q->ow;
-        int inside = iy >= 0 && iy < q->h;
-        /* Masked-off lanes are not read, so src may point before the row. */
-        const float *src = plane + (inside ? (long)iy * q->w : 0) + ix0;
-        _mm512_mask_storeu_ps(d, out0, _mm512_maskz_loadu_ps(inside ? in0 : 0, src));
-        if (out1) _mm512_mask_storeu_ps(d + 16, out1, _mm512_maskz_loadu_ps(inside ? in1 : 0, src + 16));
-    }
-}
-#endif
-
-/* Unrolls group `g` of samples [n0, n0 + s) into cols (k rows, ld columns;
- * sample i fills columns [i p, (i + 1) p)). Out-of-image taps are zero. */
-/* A 1x1 convolution with stride 1 and no padding: each cols row is one
- * input plane as it is (several samples side by side when the planes are
- * small, which is why it is not `direct`). */
-static int plain_1x1(const conv_geom *q)
-{
-    return q->kh == 1 && q->kw == 1 && q->a.stride_h == 1 && q->a.stride_w == 1 &&
-           q->a.pad_h == 0 && q->a.pad_w == 0;
-}
-
-static void im2col(float *cols, int ld, const float *x, const conv_geom *q, int n0, int s, int g)
-{
-    const nn_conv2d_args *a = &q->a;
-    for (int i = 0; i < s; i++) {
-        const float *xs = x + ((long)(n0 + i) * q->c + (long)g * q->cg) * q->h * q->w;
-        if (plain_1x1(q)) {
-            for (int ci = 0; ci < q->cg; ci++)
-                memcpy(cols + (long)ci * ld + (long)i * q->p, xs + (long)ci * q->p, sizeof(float) * (size_t)q->p);
-            continue;
-        }
-        for (int ci = 0; ci < q->cg; ci++)
-            for (int ki = 0; ki < q->kh; ki++)
-                for (int kj = 0; kj < q->kw; kj++) {
-                    int row = (ci * q->kh + ki) * q->kw + kj;
-                    float *dst = cols + (long)row * ld + (long)i * q->p;
-                    const float *plane = xs + (long)ci * q->h * q->w;
-                    int ix0 = -a->pad_w + kj * a->dilation_w, lo, hi;
-                    valid_columns(ix0, a->stride_w, q->ow, q->w, &lo, &hi);
-#if defined(__AVX512F__)
-                    if (a->stride_w == 1 && q->ow <= 32) {
-                        im2col_row_avx512(dst, plane, q, ki, ix0, lo, hi);
-                        continue;
-                    }
-#endif
-                    for (int oy = 0; oy < q->oh; oy++) {
-                        int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
-                        float *d = dst + oy * q->ow;
-                        if (iy < 0 || iy >= q->h) {
-                            nn_row_zero(d, q->ow);
-                            continue;
-                        }
-                        const float *src = plane + (long)iy * q->w + ix0;
-                        nn_row_zero(d, lo);
-                        if (a->stride_w == 1)
-                            nn_row_copy(d + lo, src + lo, hi - lo);
-                        else
-                            for (int ox = lo; ox < hi; ox++) d[ox] = src[ox * a->stride_w];
-                        nn_row_zero(d + hi, q->ow - hi);
-                    }
-                }
-    }
-}
-
-/* The adjoint of im2col: adds each column entry back onto its input pixel.
- *
- * Written as a gather, one dx row (and, with AVX-512, 16 pixels) at a time:
- * the taps of each kernel row are summed in a register of their own (so the
- * kernel rows are independent chains of adds), those sums are added in
- * kernel-row order, and the total goes into dx once. Adding tap by tap into
- * dx instead means read-modify-writes at places shifted by one pixel, which
- * stall on store forwarding. Both paths add in the same order, so they give
- * identical results. Horizontal stride 1 only; col2im_strided does the rest. */
-
-/* For one block of 16 pixels [x0, x0 + 16) of a row: per kernel column kj,
- * which pixels have a tap (mask) and where their column entries start. */
-typedef struct tap_lanes {
-    unsigned mask[32];
-    int shift[32];     /* column entry of pixel x0 is at oy * ow + shift */
-} tap_lanes;
-
-static int tap_lanes_fit(const conv_geom *q) { return q->kw <= 32 && q->kh <= 32; }
-
-static void tap_lanes_init(tap_lanes *t, const conv_geom *q, int x0)
-{
-    const nn_conv2d_args *a = &q->a;
-    for (int kj = 0; kj < q->kw; kj++) {
-        /* Pixel x takes output column x - ix0 of this tap's row. */
-        int ix0 = -a->pad_w + kj * a->dilation_w;
-        int lo = x0 > ix0 ? x0 : ix0, hi = x0 + 16;
-        if (hi > ix0 + q->ow) hi = ix0 + q->ow;
-        if (hi > q->w) hi = q->w;
-        t->mask[kj] = lo < hi ? ((1u << (hi - lo)) - 1u) << (lo - x0) : 0u;
-        t->shift[kj] = x0 - ix0;
-    }
-}
-
-static void col2im_row(float *d, const float *cols, int ld, const conv_geom *q, int ci, int iy,
-                       long col0, int x0, const tap_lanes *t)
-{
-    const nn_conv2d_args *a = &q->a;
-    const float *taps = cols + (long)ci * q->kh * q->kw * ld + col0;
-#if defined(__AVX512F__)
-    __m512 acc[32];
-    int rows = 0;
-    for (int ki = 0; ki < q->kh; ki++) {
-        int oy = iy + a->pad_h - ki * a->dilation_h;
-        if (oy < 0 || oy % a->stride_h || (oy /= a->stride_h) >= q->oh) continue;
-        __m512 sum = _mm512_setzero_ps();
-        for (int kj = 0; kj < q->kw; kj++) {
-            const float *sr = taps + (long)(ki * q->kw + kj) * ld + (long)oy * q->ow + t->shift[kj];
-            /* Masked-off lanes are not read, so sr may point outside. */
-            sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps((__mmask16)t->mask[kj], sr));
-        }
-        acc[rows++] = sum;
-    }
-    __m512 total = _mm512_setzero_ps();
-    for (int r = 0; r < rows; r++) total = _mm512_add_ps(total, acc[r]);
-    int n = q->w - x0 < 16 ? q->w - x0 : 16;
-    __mmask16 m = (__mmask16)((1u << n) - 1u);
-    _mm512_mask_storeu_ps(d + x0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + x0), total));
-#else
-    int n = q->w - x0 < 16 ? q->w - x0 : 16;
-    for (int l = 0; l < n; l++) {
-        float total = 0.0f;
-        for (int ki = 0; ki < q->kh; ki++) {
-            int oy = iy + a->pad_h - ki * a->dilation_h;
-            if (oy < 0 || oy % a->stride_h || (oy /= a->stride_h) >= q->oh) continue;
-            float sum = 0.0f;
-            for (int kj = 0; kj < q->kw; kj++)
-                if (t->mask[kj] >> l & 1u)
-                    sum += taps[(long)(ki * q->kw + kj) * ld + (long)oy * q->ow + t->shift[kj] + l];
-            total += sum;
-        }
-        d[x0 + l] += total;
-    }
-#endif
-}
-
-/* col2im for any horizontal stride: tap by tap, in scalar adds. */
-static void col2im_strided(float *plane, const float *cols, int ld, const conv_geom *q, int ci,
-                           long col0)
-{
-    const nn_conv2d_args *a = &q->a;
-    for (int ki = 0; ki < q->kh; ki++)
-        for (int kj = 0; kj < q->kw; kj++) {
-            const float *src = cols + (long)((ci * q->kh + ki) * q->kw + kj) * ld + col0;
-            int ix0 = -a->pad_w + kj * a->dilation_w, lo, hi;
-            valid_columns(ix0, a->stride_w, q->ow, q->w, &lo, &hi);
-            for (int oy = 0; oy < q->oh; oy++) {
-                int iy = oy * a->stride_h - a->pad_h + ki * a->dilation_h;
-                if (iy < 0 || iy >= q->h) continue;
-                const float *sr = src + oy * q->ow;
-                float *d = plane + (long)iy * q->w + ix0;
-                for (int ox = lo; ox < hi; ox++) d[ox * a->stride_w] += sr[ox];
-            }
-        }
-}
-
-static void col2im(float *dx, const float *cols, int ld, const conv_geom *q, int n0, int s, int g)
-{
-    for (int i = 0; i < s; i++) {
-        float *xs = dx + ((long)(n0 + i) * q->c + (long)g * q->cg) * q->h * q->w;
-        long col0 = (long)i * q->p;
-        if (plain_1x1(q)) {
-            for (int ci = 0; ci < q->cg; ci++) {
-                float *restrict d = xs + (long)ci * q->p;
-                const float *restrict src = cols + (long)ci * ld + col0;
-                for (int j = 0; j < q->p; j++) d[j] += src[j];
-            }
-            continue;
-        }
-        for (int ci = 0; ci < q->cg; ci++) {
-            float *plane = xs + (long)ci * q->h * q->w;
-            if (q->a.stride_w != 1 || !tap_lanes_fit(q)) {
-                col2im_strided(plane, cols, ld, q, ci, col0);
-                continue;
-            }
-            for (int x0 = 0; x0 < q->w; x0 += 16) {
-                tap_lanes t;
-                tap_lanes_init(&t, q, x0);
-                for (int iy = 0; iy < q->h; iy++)
-                    col2im_row(plane + (long)iy * q->w, cols, ld, q, ci, iy, col0, x0, &t);
-            }
-        }
-    }
-}
-
 static int chunk_len(const conv_geom *q, int chunk)
 {
     int n0 = chunk * q->s;
@@ -302,6 +73,7 @@ static int chunk_len(const conv_geom *q, int chunk)
 static void conv2d_forward(float *y, const float *x, const float *w, const float *b,
                            const conv_geom *q, float *scratch)
 {
+    const nn_conv2d_kernels *k = NN_KERNELS(nn_conv2d_kernels);
     long cols_size = (long)q->k * q->s * q->p, out_size = (long)q->og * q->s * q->p;
     #pragma omp parallel for schedule(static)
     for (int chunk = 0; chunk < q->chunks; chunk++) {
@@ -314,7 +86,7 @@ static void conv2d_forward(float *y, const float *x, const float *w, const float
                 in = group_rows(x, q, n0, g, q->c);
             } else {
                 if (q->kept) cols = cols_at(q->kept, q, chunk, g);
-                im2col(cols, ld, x, q, n0, s, g);
+                k->im2col(cols, ld, x, q, n0, s, g);
                 in = cols;
             }
             if (s == 1) {
@@ -323,11 +95,8 @@ static void conv2d_forward(float *y, const float *x, const float *w, const float
                 nn_gemm(0, 0, q->og, ld, q->k, 1.0f, w + (long)g * q->og * q->k, q->k, in, ld, 0.0f, dst, ld);
                 if (!b && !q->a.relu) continue;
                 for (int oc = 0; oc < q->og; oc++) {
-                    float *row = dst + (long)oc * q->p, bias = b ? b[g * q->og + oc] : 0.0f;
-                    if (q->a.relu)
-                        for (int j = 0; j < q->p; j++) row[j] = row[j] + bias > 0.0f ? row[j] + bias : 0.0f;
-                    else
-                        for (int j = 0; j < q->p; j++) row[j] += bias;
+                    float *row = dst + (long)oc * q->p;
+                    k->bias_act(row, row, b ? b[g * q->og + oc] : 0.0f, q->a.relu, q->p);
                 }
                 continue;
             }
@@ -337,12 +106,7 @@ static void conv2d_forward(float *y, const float *x, const float *w, const float
                 for (int oc = 0; oc < q->og; oc++) {
                     int o = g * q->og + oc;
                     float *dst = y + ((long)(n0 + i) * q->o + o) * q->p;
-                    const float *src = tmp + (long)oc * ld + (long)i * q->p;
-                    float bias = b ? b[o] : 0.0f;
-                    if (q->a.relu)
-                        for (int j = 0; j < q->p; j++) dst[j] = src[j] + bias > 0.0f ? src[j] + bias : 0.0f;
-                    else
-                        for (int j = 0; j < q->p; j++) dst[j] = src[j] + bias;
+                    k->bias_act(dst, tmp + (long)oc * ld + (long)i * q->p, b ? b[o] : 0.0f, q->a.relu, q->p);
                 }
         }
     }
@@ -356,6 +120,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                             const float *w, const float *y, const conv_geom *q, float *scratch,
                             float *parts)
 {
+    const nn_conv2d_kernels *k = NN_KERNELS(nn_conv2d_kernels);
     long cols_size = (long)q->k * q->s * q->p, dy_size = (long)q->og * q->s * q->p;
     long part_size = (long)q->o * q->k + q->o;
     #pragma omp parallel for schedule(static)
@@ -376,7 +141,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                     long at = ((long)(n0 + i) * q->o + g * q->og + oc) * q->p;
                     float *dst = dyc + (long)oc * ld + (long)i * q->p;
                     if (q->a.relu)
-                        for (int j = 0; j < q->p; j++) dst[j] = y[at + j] > 0.0f ? dy[at + j] : 0.0f;
+                        k->relu_mask(dst, dy + at, y + at, q->p);
                     else
                         nn_row_copy(dst, dy + at, q->p);
                 }
@@ -386,7 +151,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                     in = group_rows(x, q, n0, g, q->c);
                 } else {
                     if (q->kept) cols = cols_at(q->kept, q, chunk, g);
-                    else im2col(cols, ld, x, q, n0, s, g);
+                    else k->im2col(cols, ld, x, q, n0, s, g);
                     in = cols;
                 }
                 /* As dw^T = cols dy^T (k x og): the same sums, and OpenBLAS
@@ -396,7 +161,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                         part_w + (long)g * q->og * q->k, q->og);
             }
             if (db)
-                for (int oc = 0; oc < q->og; oc++) part_b[g * q->og + oc] = nn_row_sum(dyg + (long)oc * ld, ld);
+                for (int oc = 0; oc < q->og; oc++) part_b[g * q->og + oc] = k->row_sum(dyg + (long)oc * ld, ld);
             if (dx && q->direct) {
                 /* dx's rows of this sample and group are dcols: accumulate into them. */
                 nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyg, ld,
@@ -404,7 +169,7 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
             } else if (dx) {
                 nn_gemm(1, 0, q->k, ld, q->og, 1.0f, w + (long)g * q->og * q->k, q->k, dyg, ld,
                         0.0f, dcols, ld);
-                col2im(dx, dcols, ld, q, n0, s, g);
+                k->col2im(dx, dcols, ld, q, n0, s, g);
             }
         }
     }
@@ -422,10 +187,13 @@ static void conv2d_backward(float *dx, float *dw, float *db, const float *dy, co
                 for (long i = i0; i < i1; i++) parts[i] += src[i];
             }
         }
+        /* dw row g og + oc is column oc of group g's part: one division a
+         * row, not three an element. */
         #pragma omp parallel for schedule(static)
-        for (long i = 0; i < nw; i++) {
-            long g = i / ((long)q->og * q->k), oc = i / q->k % q->og, kk = i % q->k;
-            dw[i] += parts[g * q->og * q->k + kk * q->og + oc];
+        for (int row = 0; row < q->o; row++) {
+            const float *src = parts + (long)(row / q->og) * q->og * q->k + row % q->og;
+            float *d = dw + (long)row * q->k;
+            for (int kk = 0; kk < q->k; kk++) d[kk] += src[(long)kk * q->og];
         }
     }
     if (db)

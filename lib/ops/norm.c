@@ -4,10 +4,10 @@
  * than storing it. Statistics are summed in double. */
 #include "ops/ops.h"
 
-#include "core/rows.h"
-
 #include <math.h>
 #include <omp.h>
+
+#include "ops/norm_kernels.h"
 
 /* Node inputs are at fixed places, NULL when absent: x, weight, bias. */
 enum { IN_X, IN_W, IN_B };
@@ -30,44 +30,18 @@ static norm_saved *saved_new(nn_tape *t, int64_t groups)
 
 /* ---- batch-norm ---- */
 
+/* The 8 lanes of a channel's sum, added in lane order (norm_kernels.h). */
+static double lanes_total(const double lanes[8])
+{
+    double sum = 0.0;
+    for (int l = 0; l < 8; l++) sum += lanes[l];
+    return sum;
+}
+
 nn_tensor *nn_batchnorm(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
                         nn_tensor *running_mean, nn_tensor *running_var, float momentum, float eps)
 {
     return nn_batchnorm_act(t, x, weight, bias, running_mean, running_var, momentum, eps, NN_BN_ACT_NONE);
-}
-
-/* The activation's value, as nn_relu and nn_relu6 compute it. */
-static inline float bn_act(nn_bn_act act, float z)
-{
-    switch (act) {
-    case NN_BN_ACT_RELU: return z > 0.0f ? z : 0.0f;
-    case NN_BN_ACT_RELU6: return z > 0.0f ? (z < 6.0f ? z : 6.0f) : 0.0f;
-    default: return z;
-    }
-}
-
-/* dy's row through the fused activation's mask, in row; dy itself without
- * one. The mask comes from the activation's input z, recomputed from x by
- * the forward's own expression (the same bits), which costs less than
- * reading y. */
-static const float *masked_row(float *row, nn_bn_act act, const float *dy, const float *x, float m,
-                               float r, float g, float b, int64_t n)
-{
-    switch (act) {   /* one loop per case, so each vectorizes */
-    case NN_BN_ACT_RELU:
-        for (int64_t j = 0; j < n; j++) {
-            const float z = (x[j] - m) * r * g + b;
-            row[j] = z > 0.0f ? dy[j] : 0.0f;
-        }
-        return row;
-    case NN_BN_ACT_RELU6:
-        for (int64_t j = 0; j < n; j++) {
-            const float z = (x[j] - m) * r * g + b;
-            row[j] = z > 0.0f && z < 6.0f ? dy[j] : 0.0f;
-        }
-        return row;
-    default: return dy;
-    }
 }
 
 nn_tensor *nn_batchnorm_act(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tensor *bias,
@@ -113,16 +87,18 @@ nn_tensor *nn_batchnorm_act(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tens
     s->batch_stats = batch_stats;
     s->act = act;
 
+    const nn_bn_kernels *k = NN_KERNELS(nn_bn_kernels);
+    const long stride = (long)c * inner;
     #pragma omp parallel for schedule(static) if (x->numel > (1 << 15))
     for (int ch = 0; ch < c; ch++) {
+        const float *xc = x->data + ch * inner;
         double mean, var;
         if (batch_stats) {
-            nn_f64x8 sum_lanes = {0}, sq_lanes = {0};
-            for (int i = 0; i < n; i++) nn_row_sum_f64(&sum_lanes, x->data + ((int64_t)i * c + ch) * inner, inner);
-            mean = nn_f64x8_total(&sum_lanes) / (double)count;
-            for (int i = 0; i < n; i++)
-                nn_row_sqdev_f64(&sq_lanes, x->data + ((int64_t)i * c + ch) * inner, inner, mean);
-            const double sq = nn_f64x8_total(&sq_lanes);
+            double sum_lanes[8] = {0}, sq_lanes[8] = {0};
+            k->sum(sum_lanes, xc, stride, n, inner);
+            mean = lanes_total(sum_lanes) / (double)count;
+            k->sqdev(sq_lanes, xc, stride, n, inner, mean);
+            const double sq = lanes_total(sq_lanes);
             var = sq / (double)count;   /* biased, for normalizing */
             if (running_mean && t->training) {
                 /* torch: the running variance takes the unbiased estimate. */
@@ -134,24 +110,12 @@ nn_tensor *nn_batchnorm_act(nn_tape *t, nn_tensor *x, nn_tensor *weight, nn_tens
             mean = running_mean->data[ch];
             var = running_var->data[ch];
         }
-        float m = (float)mean, r = (float)(1.0 / sqrt(var + eps));
-        s->mean[ch] = m;
-        s->rstd[ch] = r;
-        float g = weight ? weight->data[ch] : 1.0f, b = bias ? bias->data[ch] : 0.0f;
-        for (int i = 0; i < n; i++) {
-            const float *xp = x->data + ((int64_t)i * c + ch) * inner;
-            float *yp = y->data + ((int64_t)i * c + ch) * inner;
-            switch (act) {   /* one loop per case, so each vectorizes */
-            case NN_BN_ACT_RELU:
-                for (int64_t j = 0; j < inner; j++) yp[j] = bn_act(NN_BN_ACT_RELU, (xp[j] - m) * r * g + b);
-                break;
-            case NN_BN_ACT_RELU6:
-                for (int64_t j = 0; j < inner; j++) yp[j] = bn_act(NN_BN_ACT_RELU6, (xp[j] - m) * r * g + b);
-                break;
-            default:
-                for (int64_t j = 0; j < inner; j++) yp[j] = (xp[j] - m) * r * g + b;
-            }
-        }
+        const nn_bn_channel kc = {.mean = (float)mean, .rstd = (float)(1.0 / sqrt(var + eps)),
+                                  .weight = weight ? weight->data[ch] : 1.0f,
+                                  .bias = bias ? bias->data[ch] : 0.0f, .act = act};
+        s->mean[ch] = kc.mean;
+        s->rstd[ch] = kc.rstd;
+        k->normalize(y->data + ch * inner, xc, stride, n, inner, &kc);
     }
     if (nn_tape_record(t, &nn_op_defs[NN_OP_BATCHNORM], y, in, 3, s)) return NULL;
     return y;
@@ -169,50 +133,28 @@ nn_status nn_batchnorm_backward(nn_tape *t, const nn_node *node)
     int64_t inner = 1;
     for (int d = 2; d < x->ndim; d++) inner *= x->shape[d];
     const int64_t count = (int64_t)n * inner;
-    const float *dy = y->grad;
-    /* With a fused activation, each row of dy goes through its mask into a
-     * per-thread row (in cache), as the activation's own backward would
-     * have made it, once for the sums and once for dx. */
-    const nn_bn_act act = s->act;
-    float *rows = NULL;
-    if (act != NN_BN_ACT_NONE) {
-        rows = NN_ARENA_NEW(t->arena, float, inner * omp_get_max_threads());
-        if (!rows) return NN_ERR_RUNTIME;
-    }
+    const long stride = (long)c * inner;
+    const nn_bn_kernels *k = NN_KERNELS(nn_bn_kernels);
+    (void)t;
+    /* A fused activation's mask comes from its input, recomputed from x by
+     * the forward's own expression (the same bits), which costs less than
+     * reading y; dy goes through it in both passes, never stored. */
     #pragma omp parallel for schedule(static) if (x->numel > (1 << 15))
     for (int ch = 0; ch < c; ch++) {
-        const float m = s->mean[ch], r = s->rstd[ch];
-        const float wc = w ? w->data[ch] : 1.0f, bc = b ? b->data[ch] : 0.0f;
-        float *row = rows ? rows + inner * omp_get_thread_num() : NULL;
+        const nn_bn_channel kc = {.mean = s->mean[ch], .rstd = s->rstd[ch],
+                                  .weight = w ? w->data[ch] : 1.0f, .bias = b ? b->data[ch] : 0.0f,
+                                  .act = s->act};
+        const float *xc = x->data + ch * inner, *dyc = y->grad + ch * inner;
         /* sum dy and sum dy xhat, xhat rounded to float as the forward made it. */
-        nn_f64x8 dy_lanes = {0}, dyx_lanes = {0};
-        for (int i = 0; i < n; i++) {
-            const int64_t at = ((int64_t)i * c + ch) * inner;
-            const float *xp = x->data + at, *gp = masked_row(row, act, dy + at, x->data + at, m, r, wc, bc, inner);
-            nn_row_sum_f64(&dy_lanes, gp, inner);
-            int64_t j = 0;
-            for (; j + 8 <= inner; j += 8) {
-                nn_f32x8 xv, gv;
-                memcpy(&xv, xp + j, sizeof xv);
-                memcpy(&gv, gp + j, sizeof gv);
-                dyx_lanes += __builtin_convertvector(gv, nn_f64x8) * __builtin_convertvector((xv - m) * r, nn_f64x8);
-            }
-            for (int l = 0; j < inner; j++, l++) dyx_lanes[l] += (double)gp[j] * ((xp[j] - m) * r);
-        }
-        const double sdy = nn_f64x8_total(&dy_lanes), sdyx = nn_f64x8_total(&dyx_lanes);
+        double dy_lanes[8] = {0}, dyx_lanes[8] = {0};
+        k->grad_sums(dy_lanes, dyx_lanes, dyc, xc, stride, n, inner, &kc);
+        const double sdy = lanes_total(dy_lanes), sdyx = lanes_total(dyx_lanes);
         if (w && w->requires_grad) w->grad[ch] += (float)sdyx;
         if (b && b->requires_grad) b->grad[ch] += (float)sdy;
         if (!x->requires_grad) continue;
-        const float g = w ? w->data[ch] : 1.0f;
         const float mg = s->batch_stats ? (float)(sdy / (double)count) : 0.0f;
         const float mgx = s->batch_stats ? (float)(sdyx / (double)count) : 0.0f;
-        for (int i = 0; i < n; i++) {
-            const int64_t at = ((int64_t)i * c + ch) * inner;
-            const float *xp = x->data + at, *gp = masked_row(row, act, dy + at, x->data + at, m, r, wc, bc, inner);
-            float *dxp = x->grad + at;
-            for (int64_t j = 0; j < inner; j++)
-                dxp[j] += r * g * (gp[j] - mg - (xp[j] - m) * r * mgx);
-        }
+        k->grad_input(x->grad + ch * inner, dyc, xc, stride, n, inner, &kc, mg, mgx);
     }
     return NN_OK;
 }
