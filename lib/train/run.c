@@ -413,7 +413,7 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
     step_batch b = {.r = r, .x = x, .y = y, .n = n};
     nn_status st;
     const int governed = govern_threads(r);
-    const double t0 = governed ? nn_now() : 0.0;
+    const double started = governed ? nn_now() : 0.0;
     if (r->opt.def->step_closure) {
         float first;
         st = r->opt.def->step_closure(&r->opt, loss_and_gradient, &b, &first);
@@ -426,7 +426,7 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
             if (r->profile) nn_profile_add(r->profile, &update_row, 0.0, nn_now() - t0);
         }
     }
-    if (governed && st == NN_OK) nn_governor_observe(&r->governor, (nn_now() - t0) / (double)n);
+    if (governed && st == NN_OK) nn_governor_observe(&r->governor, (nn_now() - started) / (double)n);
     *loss_out = b.evaluations ? b.loss : NAN;
     *correct = b.correct;
     return st;
