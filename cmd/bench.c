@@ -17,10 +17,12 @@ static const char help[] =
     "options:\n"
     "  --steps N            timed steps (default 200)\n"
     "  --warmup N           untimed steps first (default max(steps / 10, 10))\n"
-    "  --json               one JSON line: model, batch_size, threads, steps, ms_per_step, samples_per_s\n"
+    "  --json               one JSON line: model, batch_size, threads, threads_auto,\n"
+    "                       steps_at_1_thread, steps, ms_per_step, samples_per_s, final_loss\n"
     "  --profile            also print the time per op, forward and backward\n"
     "  --set PATH=VALUE     override a config key (repeatable)\n"
-    "  --threads N          threads to use (default: one per core)\n";
+    "  --threads N          threads to use (default: one per core, or one thread for the\n"
+    "                       steps where that is faster, e.g. on a busy machine)\n";
 
 /* One line per op: ms per step forward and backward, and share of the step. */
 static void print_profile(const nn_profile *p, long steps, double ms_per_step)
@@ -86,24 +88,34 @@ int cmd_bench(int argc, char **argv)
         nn_status st = NN_OK;
         double t0 = 0.0;
         nn_profile prof = {0};
+        /* Timed steps the governor ran on one thread (the rest on all cores). */
+        int64_t one_before = 0;
         for (long s = 0; s < warmup + steps && st == NN_OK; s++) {
             if (s == warmup) {
                 t0 = nn_now();
+                one_before = run.governor.at[NN_GOVERNOR_ONE];
                 if (profile) run.profile = &prof;
             }
             st = nn_run_step(&run, run.x, run.y, n, &loss, &correct);
         }
         double secs = nn_now() - t0;
+        const int automatic = nn_threads_automatic() > 1;
+        const long at_one = automatic ? (long)(run.governor.at[NN_GOVERNOR_ONE] - one_before) : 0;
+        const int threads = automatic ? nn_threads_automatic() : nn_threads_get();
         if (st != NN_OK) {
             code = cli_fail(st);
         } else {
             double ms = 1e3 * secs / (double)steps, rate = (double)n * (double)steps / secs;
             if (json)
-                printf("{\"model\": \"%s\", \"batch_size\": %d, \"threads\": %d, \"steps\": %ld, \"ms_per_step\": %.4f, \"samples_per_s\": %.1f, \"final_loss\": %.4f}\n",
-                       run.model.def->name, n, nn_threads_get(), steps, ms, rate, (double)loss);
+                printf("{\"model\": \"%s\", \"batch_size\": %d, \"threads\": %d, \"threads_auto\": %s, \"steps_at_1_thread\": %ld, \"steps\": %ld, \"ms_per_step\": %.4f, \"samples_per_s\": %.1f, \"final_loss\": %.4f}\n",
+                       run.model.def->name, n, threads, automatic ? "true" : "false",
+                       automatic ? at_one : (threads == 1 ? steps : 0), steps, ms, rate, (double)loss);
+            else if (automatic)
+                printf("%s: batch %d, %d threads (auto: %ld of %ld steps on 1): %.3f ms/step, %.0f samples/s (%ld steps)\n",
+                       run.model.def->name, n, threads, at_one, steps, ms, rate, steps);
             else
                 printf("%s: batch %d, %d threads: %.3f ms/step, %.0f samples/s (%ld steps)\n",
-                       run.model.def->name, n, nn_threads_get(), ms, rate, steps);
+                       run.model.def->name, n, threads, ms, rate, steps);
             if (profile) print_profile(&prof, steps, ms);
         }
     }

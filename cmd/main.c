@@ -22,21 +22,34 @@ static const char usage[] =
     "  nnzoo COMMAND --help   options of one command\n"
     "  nnzoo --version        the version\n";
 
-/* OpenMP's idle threads should spin, not sleep, between the many short
- * parallel regions of a training step: waking a sleeping thread costs more
- * than most regions take (LeNet-5 step: 2.3 ms spinning, 3.5 ms sleeping).
- * libgomp reads OMP_WAIT_POLICY once, as it loads, before main: so when the
- * user has not chosen, set it and start again. If exec fails, go on as is. */
-static void spin_while_idle(char **argv)
+/* How long OpenMP's idle threads spin before they sleep, in libgomp's spins
+ * (a `pause` each: ~16 ns on this Xeon, 10-40 ns elsewhere), i.e. ~0.16 ms.
+ * A training step is many short parallel regions: a thread that sleeps
+ * between them must be woken each time, which costs more than most regions
+ * take (LeNet-5 step: 2.3 ms spinning, 3.5 ms sleeping), so idle threads
+ * must spin through the gaps inside a step. But a thread that spins without
+ * end (OMP_WAIT_POLICY=active, nnzoo's setting before) takes the core from
+ * whoever else needs it, our own descheduled threads included, and every
+ * region then waits a time slice: 11-15x slower steps next to one other
+ * CPU-bound process. A bounded spin covers the gaps and then gives the core
+ * back; the step governor (core/governor.h) decides whether all cores are
+ * worth it at all. libgomp's own default, 300000 spins (~5 ms), is long
+ * enough to spin through whole time slices. */
+#define SPIN_COUNT "10000"
+
+/* libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, as it loads, before
+ * main: so when the user has chosen neither, set the spin and start again.
+ * If exec fails, go on as is. */
+static void spin_briefly_while_idle(char **argv)
 {
-    if (getenv("OMP_WAIT_POLICY")) return;
-    setenv("OMP_WAIT_POLICY", "active", 1);
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    setenv("GOMP_SPINCOUNT", SPIN_COUNT, 1);
     execv("/proc/self/exe", argv);
 }
 
 int main(int argc, char **argv)
 {
-    spin_while_idle(argv);
+    spin_briefly_while_idle(argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

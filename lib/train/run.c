@@ -8,6 +8,7 @@
 #include "io/config.h"
 #include "ops/ops.h"
 #include "core/clock.h"
+#include "core/threads.h"
 #include "optim/clip.h"
 #include "train/init_choice.h"
 #include "train/progress.h"
@@ -395,10 +396,24 @@ static nn_status loss_and_gradient(void *ctx, float *loss_out)
     return NN_OK;
 }
 
+/* Before a step: the governor's thread count, when the count is nnzoo's.
+ * A change of nn_threads_set (tests do that) starts the governor afresh. */
+static int govern_threads(nn_run *r)
+{
+    int many = nn_threads_automatic();
+    if (many != r->governor.many) nn_governor_init(&r->governor, many);
+    if (many <= 1) return 0;
+    int want = nn_governor_threads(&r->governor);
+    if (want != nn_threads_get()) nn_threads_use(want);
+    return 1;
+}
+
 nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float *loss_out, int *correct)
 {
     step_batch b = {.r = r, .x = x, .y = y, .n = n};
     nn_status st;
+    const int governed = govern_threads(r);
+    const double started = governed ? nn_now() : 0.0;
     if (r->opt.def->step_closure) {
         float first;
         st = r->opt.def->step_closure(&r->opt, loss_and_gradient, &b, &first);
@@ -411,6 +426,7 @@ nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float 
             if (r->profile) nn_profile_add(r->profile, &update_row, 0.0, nn_now() - t0);
         }
     }
+    if (governed && st == NN_OK) nn_governor_observe(&r->governor, (nn_now() - started) / (double)n);
     *loss_out = b.evaluations ? b.loss : NAN;
     *correct = b.correct;
     return st;

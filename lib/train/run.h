@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "core/governor.h"
 #include "data/loader.h"
 #include "data/options.h"
 #include "nn/model.h"
@@ -66,6 +67,7 @@ typedef struct nn_run {
     nn_train_state state;
     char *config_json;        /* resolved config, for checkpoints */
     nn_profile *profile;      /* NULL, or op timings of every step */
+    nn_governor governor;     /* threads per step, when the count is left to nnzoo */
     nn_train_loss loss;       /* train.loss: what the step minimizes */
 } nn_run;
 
@@ -84,7 +86,10 @@ void nn_run_set_config_json(nn_run *r, char *json);
 
 /* One training step on x (n images) and labels y: forward, backward,
  * update. *loss gets the batch's mean loss; *correct how many argmax hits.
- * A non-finite loss returns NN_ERR_RUNTIME before the update. */
+ * A non-finite loss returns NN_ERR_RUNTIME before the update. When the
+ * thread count is nnzoo's to choose (nn_threads_automatic), r->governor
+ * picks it for this step from the times of the earlier ones; the results
+ * are the same whatever it picks. */
 nn_status nn_run_step(nn_run *r, const float *x, const int32_t *y, int n, float *loss, int *correct);
 
 /* Mean loss and accuracy over all of a loader's samples, in eval mode. */
