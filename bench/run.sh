@@ -30,6 +30,11 @@
 #   BATCH         batch size for every row (default: the row's, 64); for
 #                 quick checks of the script, not for numbers
 #
+# Both sides take the environment as it is: to compare at the AVX2 level on
+# an AVX-512 CPU, give nnzoo's x86-64-v3 build and cap both GEMM libraries
+# and oneDNN at AVX2 (see bench/README.md):
+#   OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 NNZOO=build-v3/nnzoo bench/run.sh
+#
 # Exits 0 with "SKIPPED: ..." if TORCH_PYTHON cannot import torch; 2 on a bad
 # variable; non-zero if either side fails for any row.
 set -u -o pipefail
@@ -322,6 +327,10 @@ for row in "${selected[@]}"; do
 done
 
 echo
+# Name the machine and the kernels beside the figures.
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'); nnzoo $("$NNZOO" --version | sed -n 's/^kernels: //p' | cut -d' ' -f1) kernels," \
+     "$("$NNZOO" --version | sed -n 's/^gemm: //p'); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}," \
+     "ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-unset}"
 echo "training step time, best of $ROUNDS rounds each side, nnzoo on $THREADS threads;" \
      "ratio = nnzoo samples/s over PyTorch's (> 1: nnzoo is faster); $((SECONDS - start)) s in all"
 table_row model "nnzoo ms" "pytorch ms" "nnzoo s/s" "pytorch s/s" "T,B,policy" ratio

@@ -1,9 +1,12 @@
 #include "core/gemm.h"
 
+#include "core/cpu.h"
+
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* Tiles start at TILE_M x TILE_N (large enough that each sgemm call
  * amortizes its packing) and are halved, down to MIN_TILE_M x MIN_TILE_N,
@@ -78,4 +81,19 @@ const char *nn_gemm_backend(void)
         snprintf(text, sizeof text, "%.*s, %s kernels", len, config, openblas_get_corename());
     }
     return text;
+}
+
+const char *nn_gemm_better_coretype(void)
+{
+    /* OpenBLAS's names for kernels that use AVX-512, and AVX2 + FMA. */
+    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+    static const char *const avx2[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+    const nn_cpu_level level = nn_cpu_level_best();
+    if (level == NN_CPU_SCALAR) return NULL;
+    const char *const *good = level == NN_CPU_AVX512 ? avx512 : avx2;
+    const int n = level == NN_CPU_AVX512 ? 3 : 5;
+    const char *core = openblas_get_corename();
+    for (int i = 0; i < n; i++)
+        if (!strcasecmp(core, good[i])) return NULL;
+    return good[0];
 }

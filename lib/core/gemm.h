@@ -19,4 +19,11 @@ void nn_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * "OpenBLAS 0.3.21, Haswell kernels" (a static string). */
 const char *nn_gemm_backend(void);
 
+/* The OPENBLAS_CORETYPE to ask for when OpenBLAS took kernels below the
+ * CPU level in use (core/cpu.h), as 0.3.21 does on CPUs newer than itself
+ * (SSE3 "Prescott" kernels on a 2023 Xeon: GEMMs several times slower);
+ * NULL when its choice is fine. OpenBLAS reads the variable as it loads, so
+ * only a program that starts again can act on it. */
+const char *nn_gemm_better_coretype(void);
+
 #endif
