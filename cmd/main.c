@@ -24,21 +24,22 @@ static const char usage[] =
     "  nnzoo --version        the version\n";
 
 /* How long OpenMP's idle threads spin before they sleep, in libgomp's spins
- * (a `pause` each: ~16 ns on a 2023 Xeon, 10-40 ns elsewhere), i.e. ~1.6 ms.
+ * (a `pause` each: ~16 ns on a 2023 Xeon, 10-40 ns elsewhere), i.e. ~0.16 ms.
  * A training step is many short parallel regions: a thread that sleeps
  * between them must be woken each time, which costs more than most regions
  * take (LeNet-5 step: 2.3 ms spinning, 3.5 ms sleeping), so idle threads
- * must spin through the gaps inside a step (at the AVX2 level, LeNet-5 took
- * 3.4-3.7 ms a step with 100000 spins against 3.8-4.6 ms with 10000). But a
- * thread that spins without end (OMP_WAIT_POLICY=active, nnzoo's setting
- * before) takes the core from whoever else needs it, our own descheduled
- * threads included, and every region then waits a time slice: 11-15x
- * slower steps next to one other CPU-bound process. A bounded spin covers
- * the gaps and then gives the core back; the step governor (core/governor.h)
- * runs on one thread when all cores are not worth it, and one thread has no
- * one to spin for. libgomp's own default, 300000 spins (~5 ms), spins
- * through whole time slices. */
-#define SPIN_COUNT "100000"
+ * must spin through the gaps inside a step. But a thread that spins without
+ * end (OMP_WAIT_POLICY=active, nnzoo's setting before) takes the core from
+ * whoever else needs it, our own descheduled threads included, and every
+ * region then waits a time slice: 11-15x slower steps next to one other
+ * CPU-bound process. A bounded spin covers the gaps and then gives the core
+ * back; the step governor (core/governor.h) decides whether all cores are
+ * worth it at all. Longer spins cost the busy machine: with 100000 (~1.6 ms)
+ * the default took 2.2x (LeNet-5) and 1.3x (MobileNetV3-Small) the time of
+ * --threads 1 next to a CPU-bound process, for a LeNet-5 step ~10% shorter
+ * on a quiet one. libgomp's own default, 300000 spins (~5 ms), spins through
+ * whole time slices. */
+#define SPIN_COUNT "10000"
 
 /* libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT, and OpenBLAS reads
  * OPENBLAS_CORETYPE, once, as they load, before main: so when nnzoo wants a
